@@ -1,0 +1,1 @@
+"""The `trackline` command line: thin wrappers that parse and call the library."""

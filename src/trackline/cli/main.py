@@ -1,0 +1,87 @@
+"""Entry point: global options, command groups, and the one top-level error handler."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from trackline import __version__
+from trackline.cli import contracts, demo, generate, ingest, query, report, runs
+from trackline.cli.common import State, err, setup_logging
+from trackline.errors import TracklineError
+
+app = typer.Typer(
+    name="trackline",
+    help="Listening and commerce event pipelines: validate, land, model, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trackline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", envvar="TRACKLINE_HOME", help="Where lake, warehouse and state live.",
+        show_default="./.trackline")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version.")] = False,
+) -> None:
+    ctx.obj = State(home=home, debug=debug, quiet=quiet)
+    setup_logging(debug, quiet)
+
+
+contracts.register(app)
+ingest.register(app)
+runs.register(app)
+report.register(app)
+query.register(app)
+generate.register(app)
+demo.register(app)
+
+
+def run() -> None:
+    """Console-script entry: maps errors to exit codes (2 = unusable call, 1 = failure)."""
+    debug = "--debug" in sys.argv or os.environ.get("TRACKLINE_DEBUG") == "1"
+    try:
+        rv = app(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except TracklineError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: unexpected {type(exc).__name__}: {exc} "
+                  "(rerun with --debug for the traceback)", markup=False)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,107 @@
+"""One typed place for configuration: defaults < trackline.toml < TRACKLINE_* environment.
+
+`Settings.load(home=...)` is the only constructor the rest of the code uses; nothing patches a
+global. Paths that are not set explicitly are derived from `home`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from trackline.errors import ConfigError
+
+DEFAULT_HOME = ".trackline"
+CONFIG_FILE = "trackline.toml"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set in trackline.toml or as TRACKLINE_<NAME>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKLINE_",
+        extra="ignore",
+        toml_file=CONFIG_FILE,
+    )
+
+    home: Path = Field(default=Path(DEFAULT_HOME), description="Where lake, warehouse, state live")
+    lake_uri: str | None = Field(
+        default=None, description="fsspec URI of the lake root (local path, memory://, gs://, s3://)"
+    )
+    warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file")
+    contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")
+    batch_rows: int = Field(default=65_536, ge=1, description="Rows per batch read from inputs")
+    duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit (spills past)")
+    duckdb_threads: int | None = Field(default=None, ge=1, description="DuckDB threads (all cores)")
+    future_tolerance_seconds: int = Field(
+        default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
+    )
+    slice_min_n: int = Field(default=30, ge=1, description="Slices with fewer rows are flagged")
+    slice_min_share: float = Field(
+        default=0.5,
+        gt=0,
+        description="A slice value is under-represented when its share is below this fraction "
+        "of an even share (1 / number of values)",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @classmethod
+    def load(cls, home: Path | str | None = None, **overrides: Any) -> Settings:
+        """Build settings; `home` (e.g. from --home) wins over the environment and the file."""
+        values = dict(overrides)
+        if home is not None:
+            values["home"] = Path(home)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"invalid setting {loc!r}: {first['msg']}; check {CONFIG_FILE} "
+                f"or TRACKLINE_{loc.upper()}"
+            ) from None
+
+    # Derived locations -------------------------------------------------------------------
+    @property
+    def lake(self) -> str:
+        return self.lake_uri or str((self.home / "lake").absolute())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change what a run produces (not where it goes)."""
+        relevant = {
+            "future_tolerance_seconds": self.future_tolerance_seconds,
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

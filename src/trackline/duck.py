@@ -1,0 +1,48 @@
+"""DuckDB connections and Arrow results, in one place.
+
+DuckDB's Python API renamed its Arrow fetchers between releases (`fetch_arrow_table` ->
+`to_arrow_table`); everything goes through these helpers so the rest of the code does not care.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+
+def connect(path: str | Path = ":memory:", *, threads: int | None = None,
+            memory_limit: str | None = None, read_only: bool = False,
+            temp_directory: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection in UTC with the given limits."""
+    config: dict[str, Any] = {}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("SET TimeZone = 'UTC'")  # ICU is linked in but cannot be set from config
+    return con
+
+
+def table(con: duckdb.DuckDBPyConnection, sql: str,
+          params: dict[str, Any] | None = None) -> pa.Table:
+    """Run a query and fetch the whole result as an Arrow table."""
+    rel = con.sql(sql, params=params)
+    if rel is None:
+        return pa.table({})
+    fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+    out = fetch()
+    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+
+
+def reader(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
+           batch_rows: int = 65_536) -> pa.RecordBatchReader:
+    """Run a query and stream its result as Arrow record batches (bounded memory)."""
+    rel = con.sql(sql, params=params)
+    fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
+    return fetch(batch_rows)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Engines run contracts over inputs: `local` (DuckDB, one machine); Beam comes later."""

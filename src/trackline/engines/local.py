@@ -1,0 +1,374 @@
+"""The local batch engine: files -> landing -> kernel -> warehouse + curated lake + reports.
+
+Every step is set-oriented inside DuckDB: input batches stream through the compiled kernel into
+an on-disk staging table, then a few SQL statements dedup, load, profile and export. Nothing
+is held in Python per row, and memory stays bounded by DuckDB's limit, not by input size.
+
+The load, the run record and the reports are committed in one DuckDB transaction, so a run
+that dies half way leaves no rows behind and can simply be run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+
+from trackline import __version__, duck
+from trackline.config import Settings
+from trackline.contracts.kernel import Kernel, ident
+from trackline.contracts.loader import ContractRegistry
+from trackline.contracts.model import Contract
+from trackline.errors import TracklineError
+from trackline.lake import Lake, StoredFile
+from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
+from trackline.progress import NullReporter, Reporter
+from trackline.quality.profile import profile
+from trackline.quality.render import render_html, render_markdown
+from trackline.quality.slices import slice_report
+from trackline.sources.base import InputFile
+from trackline.sources.files import expand, read_batches
+from trackline.warehouse.duckdb import DuckDBWarehouse
+
+log = logging.getLogger("trackline.engine")
+
+
+@dataclass
+class RunResult:
+    manifest: Manifest
+    skipped: bool = False
+    message: str = ""
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The `--json` shape of a run (a public interface: add keys, never rename)."""
+        m = self.manifest
+        return {
+            "run_id": m.run_id,
+            "dataset": m.dataset,
+            "status": m.status,
+            "skipped": self.skipped,
+            "message": self.message,
+            "counts": m.counts.model_dump(),
+            "paths": self.paths,
+            "timings": m.timings,
+        }
+
+
+class LocalEngine:
+    """Runs batch ingests on one machine with DuckDB."""
+
+    def __init__(self, settings: Settings, *, contracts: ContractRegistry | None = None,
+                 reporter: Reporter | None = None) -> None:
+        self.settings = settings
+        self.contracts = contracts or ContractRegistry(settings.contracts_dir)
+        self.reporter = reporter or NullReporter()
+        self.lake = Lake(settings.lake)
+
+    # Public ------------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str], dataset: str, *, force: bool = False,
+               now: datetime | None = None) -> RunResult:
+        contract = self.contracts.get(dataset)
+        files = expand(paths)
+        started = now or datetime.now(UTC)
+        timings: dict[str, float] = {}
+        with _timed(timings, "hash"):
+            hashes = [self._hash(f) for f in files]
+        config_hash = self.settings.fingerprint()
+        run_id = run_id_for(dataset, contract.digest, config_hash,
+                            [h for h, _ in hashes] + ([started.isoformat()] if force else []))
+        manifest = Manifest(
+            run_id=run_id, dataset=dataset,
+            contract={"name": contract.name, "version": contract.version,
+                      "digest": contract.digest, "origin": contract.origin},
+            config_hash=config_hash, package_version=__version__, started_at=started,
+            inputs=[InputRecord(uri=f.uri, format=f.format, compression=f.compression,
+                                bytes=size, sha256=h) for f, (h, size) in zip(files, hashes,
+                                                                            strict=True)],
+        )
+        self.settings.ensure_home()
+        wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
+        try:
+            previous = self._previous(wh, run_id)
+            if previous is not None:
+                return previous
+            log.info("run.start run_id=%s dataset=%s inputs=%d", run_id, dataset, len(files))
+            return self._run(wh, contract, files, manifest, timings)
+        finally:
+            wh.close()
+
+    # Steps -------------------------------------------------------------------------------
+    def _run(self, wh: DuckDBWarehouse, contract: Contract, files: list[InputFile],
+             manifest: Manifest, timings: dict[str, float]) -> RunResult:
+        run_id, dataset = manifest.run_id, manifest.dataset
+        day = manifest.started_at.strftime("%Y-%m-%d")
+        raw_dir = self.lake.path("raw", dataset, f"date={day}", f"run_id={run_id}")
+        with _timed(timings, "land"), self.reporter.task("landing raw files", len(files)) as t:
+            for i, (f, rec) in enumerate(zip(files, manifest.inputs, strict=True)):
+                landed = self.lake.land(f.uri, f"{raw_dir}/part-{i:05d}-{f.name}")
+                rec.landed = self.lake.display(landed.path)
+                t.advance(1)
+
+        stage = f"staging.{ident(run_id)}"
+        con = wh.con
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
+        kernel = Kernel(contract, future_tolerance_seconds=self.settings.future_tolerance_seconds)
+        with _timed(timings, "validate"), self.reporter.task("validating records") as t:
+            for i, f in enumerate(files):
+                self._stage_file(wh, kernel, f, i, stage, manifest.started_at, t,
+                                 create=(i == 0))
+        try:
+            return self._load(wh, contract, manifest, stage, timings)
+        except BaseException as exc:
+            self._record_failure(wh, manifest, exc)
+            raise
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {stage}")
+
+    def _stage_file(self, wh: DuckDBWarehouse, kernel: Kernel, f: InputFile, index: int,
+                    stage: str, now: datetime, task: Any, *, create: bool) -> None:
+        reader = read_batches(f, self.settings.batch_rows)
+        program = kernel.compile(reader.schema)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                yield batch
+                task.advance(batch.num_rows)
+
+        source = pa.RecordBatchReader.from_batches(reader.schema, batches())
+        con = wh.con
+        con.register("input", source)
+        try:
+            body = f"SELECT *, {index} AS _file_index FROM ({program.sql})"
+            if create:
+                con.execute(f"CREATE TABLE {stage} AS {body}", {"now": now})
+            else:
+                con.execute(f"INSERT INTO {stage} {body}", {"now": now})
+        finally:
+            con.unregister("input")
+
+    def _load(self, wh: DuckDBWarehouse, contract: Contract, manifest: Manifest, stage: str,
+              timings: dict[str, float]) -> RunResult:
+        con = wh.con
+        run_id, dataset = manifest.run_id, manifest.dataset
+        key = ", ".join(ident(k) for k in contract.key_columns)
+        table = f"main.{ident(contract.name)}"
+        counts = Counts()
+        with _timed(timings, "count"):
+            row = con.execute(
+                f"SELECT count(*), count(*) FILTER (len(_errors) = 0) FROM {stage}").fetchone()
+            assert row is not None
+            counts.input, ok = int(row[0]), int(row[1])
+            counts.rejected = counts.input - ok
+            reasons = con.execute(
+                f"SELECT r, count(*) FROM (SELECT unnest(_errors) AS r FROM {stage} "
+                "WHERE len(_errors) > 0) GROUP BY r ORDER BY 2 DESC, 1").fetchall()
+            counts.rejected_by_reason = {str(r): int(n) for r, n in reasons}
+            distinct_row = con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE len(_errors) = 0 "
+                f"GROUP BY {key})").fetchone()
+            assert distinct_row is not None
+            distinct = int(distinct_row[0])
+            counts.duplicates_in_input = ok - distinct
+        derived_types = self._derived_types(con, stage, contract)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = self._commit(wh, contract, manifest, stage, timings, counts, distinct,
+                                  derived_types)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        log.info("run.done run_id=%s dataset=%s %s", run_id, dataset,
+                 result.message.replace(", ", " "))
+        return result
+
+    def _commit(self, wh: DuckDBWarehouse, contract: Contract, manifest: Manifest, stage: str,
+                timings: dict[str, float], counts: Counts, distinct: int,
+                derived_types: dict[str, str]) -> RunResult:
+        """Everything that must happen together: load, rejected rows, reports, run record."""
+        con = wh.con
+        run_id, dataset = manifest.run_id, manifest.dataset
+        key = ", ".join(ident(k) for k in contract.key_columns)
+        table = f"main.{ident(contract.name)}"
+        wh.ensure_table(contract, derived_types)
+        cols = ", ".join(ident(c) for c in contract.output_columns)
+        match = " AND ".join(f"t.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}"
+                             for k in contract.key_columns)
+        with _timed(timings, "load"):
+            inserted_row = con.execute(
+                f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
+                f"SELECT {cols}, $now, $run_id FROM ("
+                f"  SELECT * FROM {stage} WHERE len(_errors) = 0 "
+                f"  QUALIFY row_number() OVER (PARTITION BY {key} "
+                f"          ORDER BY _file_index, _source_line) = 1) s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
+                {"now": manifest.started_at, "run_id": run_id}).fetchone()
+            assert inserted_row is not None
+            counts.valid = int(inserted_row[0])
+            counts.duplicates_in_warehouse = distinct - counts.valid
+            counts.duplicates = counts.duplicates_in_input + counts.duplicates_in_warehouse
+            counts.check()
+            con.execute(
+                "INSERT INTO meta.rejected SELECT $run_id, $dataset, _record, _errors, _detail, "
+                f"_source_file, _source_line, $now FROM {stage} WHERE len(_errors) > 0",
+                {"run_id": run_id, "dataset": dataset, "now": manifest.started_at})
+        manifest.counts = counts
+        run_rows = f"(SELECT * FROM {table} WHERE run_id = $run_id)"
+        outputs: dict[str, list[StoredFile]] = {}
+        with _timed(timings, "curated"), self.reporter.task("writing curated Parquet"):
+            outputs["curated"] = self._write_curated(con, contract, table, run_id)
+        day = manifest.started_at.strftime("%Y-%m-%d")
+        with _timed(timings, "rejected"):
+            rejected_path = self.lake.path("rejected", dataset, f"date={day}",
+                                           f"run_id={run_id}", "part-00000.parquet")
+            outputs["rejected"] = [self.lake.write_parquet(duck.reader(
+                con, "SELECT _record AS record, _errors AS reasons, _detail AS detail, "
+                f"_source_file AS source_file, _source_line AS source_line FROM {stage} "
+                "WHERE len(_errors) > 0"), rejected_path)]
+        with _timed(timings, "reports"):
+            params = {"run_id": run_id}
+            quality = profile(con, run_rows, contract,
+                              rejected_by_reason=counts.rejected_by_reason,
+                              rejected_rows=counts.rejected, duplicates=counts.duplicates,
+                              params=params)
+            slices = slice_report(con, run_rows, contract, min_n=self.settings.slice_min_n,
+                                  min_share=self.settings.slice_min_share, params=params)
+            run_doc = {"run_id": run_id, "dataset": dataset,
+                       "started_at": manifest.started_at.isoformat(),
+                       "counts": {**counts.model_dump()}}
+            base = self.lake.path("reports", run_id)
+            outputs["reports"] = [
+                self.lake.write_json(f"{base}/quality.json", quality),
+                self.lake.write_json(f"{base}/slices.json", slices),
+                self.lake.write_text(f"{base}/report.md",
+                                     render_markdown(run_doc, quality, slices)),
+                self.lake.write_text(f"{base}/report.html",
+                                     render_html(run_doc, quality, slices)),
+            ]
+            for kind, body in (("quality", quality), ("slices", slices)):
+                con.execute("INSERT INTO meta.reports VALUES ($run_id, $dataset, $kind, $body)",
+                            {"run_id": run_id, "dataset": dataset, "kind": kind,
+                             "body": _json(body)})
+        manifest.outputs = {k: [OutputRecord(path=self.lake.display(s.path), rows=s.rows,
+                                             bytes=s.bytes, sha256=s.sha256) for s in v]
+                            for k, v in outputs.items()}
+        manifest.status = "done"
+        manifest.finished_at = datetime.now(UTC)
+        manifest.timings = timings
+        manifest_path = self.lake.path("manifests", f"{run_id}.json")
+        self._record_run(wh, manifest)
+        self.lake.write_json(manifest_path, manifest.model_dump(mode="json"))
+        message = (f"{counts.valid} new rows, {counts.rejected} rejected, "
+                   f"{counts.duplicates} duplicates")
+        if counts.valid == 0 and counts.duplicates_in_warehouse:
+            message += " (everything valid was already in the warehouse: nothing added)"
+        return RunResult(manifest, message=message, paths=self._paths(manifest, base,
+                                                                        manifest_path))
+
+    def _write_curated(self, con: Any, contract: Contract, table: str, run_id: str
+                       ) -> list[StoredFile]:
+        parts = contract.partitions
+        exprs = []
+        for p in parts:
+            col = ident(p.field)
+            if p.transform == "day":
+                exprs.append(f"strftime({col}, '%Y-%m-%d') AS {ident(p.column)}")
+            elif p.transform == "month":
+                exprs.append(f"strftime({col}, '%Y-%m') AS {ident(p.column)}")
+            else:
+                exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
+        select = ", ".join(["*", *exprs])
+        order = ", ".join(ident(p.column) for p in parts)
+        sql = f"SELECT {select} FROM {table} WHERE run_id = $run_id"
+        if order:
+            sql += f" ORDER BY {order}"
+        reader = duck.reader(con, sql, {"run_id": run_id}, self.settings.batch_rows)
+        base = self.lake.path("curated", contract.name)
+        return self.lake.write_partitioned(reader, base, [p.column for p in parts],
+                                           f"part-{run_id}-{{i}}.parquet")
+
+    # Helpers -----------------------------------------------------------------------------
+    def _hash(self, f: InputFile) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        fs, path = fsspec.core.url_to_fs(f.uri)
+        with fs.open(path, "rb") as fh:
+            while chunk := fh.read(8 * 1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+    def _previous(self, wh: DuckDBWarehouse, run_id: str) -> RunResult | None:
+        row = wh.con.execute("SELECT manifest FROM meta.runs WHERE run_id = ? AND status = 'done'",
+                             [run_id]).fetchone()
+        if row is None:
+            return None
+        manifest = Manifest.model_validate_json(row[0])
+        message = (f"run {run_id} already ingested these inputs at "
+                   f"{manifest.started_at:%Y-%m-%d %H:%M:%S} UTC: nothing added "
+                   "(use --force to validate them again; duplicates are still skipped)")
+        return RunResult(manifest, skipped=True, message=message,
+                         paths=self._paths(manifest, self.lake.path("reports", run_id),
+                                           self.lake.path("manifests", f"{run_id}.json")))
+
+    def _paths(self, manifest: Manifest, reports: str, manifest_path: str) -> dict[str, str]:
+        d = self.lake.display
+        day = manifest.started_at.strftime("%Y-%m-%d")
+        return {
+            "raw": d(self.lake.path("raw", manifest.dataset, f"date={day}",
+                                    f"run_id={manifest.run_id}")),
+            "curated": d(self.lake.path("curated", manifest.dataset)),
+            "rejected": d(self.lake.path("rejected", manifest.dataset, f"date={day}",
+                                         f"run_id={manifest.run_id}")),
+            "reports": d(reports),
+            "manifest": d(manifest_path),
+            "warehouse": str(self.settings.warehouse),
+            "table": manifest.dataset,
+        }
+
+    def _derived_types(self, con: Any, stage: str, contract: Contract) -> dict[str, str]:
+        rows = con.execute(f"DESCRIBE {stage}").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows if r[0] in contract.derived}
+
+    def _record_run(self, wh: DuckDBWarehouse, m: Manifest) -> None:
+        wh.con.execute(
+            "INSERT OR REPLACE INTO meta.runs VALUES ($run_id, $dataset, $status, $started, "
+            "$finished, $input, $valid, $rejected, $duplicates, $lake, $error, $manifest)",
+            {"run_id": m.run_id, "dataset": m.dataset, "status": m.status,
+             "started": m.started_at, "finished": m.finished_at, "input": m.counts.input,
+             "valid": m.counts.valid, "rejected": m.counts.rejected,
+             "duplicates": m.counts.duplicates, "lake": self.lake.uri, "error": m.error,
+             "manifest": m.model_dump_json()})
+
+    def _record_failure(self, wh: DuckDBWarehouse, m: Manifest, exc: BaseException) -> None:
+        m.status = "failed"
+        m.finished_at = datetime.now(UTC)
+        m.error = str(exc) if isinstance(exc, TracklineError) else type(exc).__name__
+        try:
+            self._record_run(wh, m)
+        except Exception:  # the original error matters more than the bookkeeping
+            log.exception("run.record_failure_failed run_id=%s", m.run_id)
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, default=str)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - start, 4)

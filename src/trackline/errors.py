@@ -1,0 +1,60 @@
+"""Typed errors. Every message says what went wrong and what to do next.
+
+The CLI maps `UsageError` subclasses to exit code 2 with a one-line message; anything else
+that derives from `TracklineError` exits 1 with its message (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+
+class TracklineError(Exception):
+    """Base of all errors trackline raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(TracklineError):
+    """The call cannot be carried out as given (unknown name, missing file, bad flag)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Configuration is invalid or points somewhere unusable."""
+
+
+class ContractError(UsageError):
+    """A contract file is invalid. Carries the file and line so the user can fix it."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 fix: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.fix = fix
+        where = ""
+        if path:
+            where = f"{path}:{line}: " if line else f"{path}: "
+        text = f"{where}{message}"
+        if fix:
+            text += f" (fix: {fix})"
+        super().__init__(text)
+
+
+class UnknownDatasetError(UsageError):
+    """No contract has the requested name."""
+
+
+class InputNotFoundError(UsageError):
+    """An input path or glob matched nothing."""
+
+
+class UnknownRunError(UsageError):
+    """No run has the requested id."""
+
+
+class QueryError(UsageError):
+    """A query failed or tried to write to the warehouse."""
+
+
+class AccountingError(TracklineError):
+    """A run's counts do not add up: input != valid + rejected + duplicates. A bug: report it."""

@@ -1,0 +1,159 @@
+"""The lake: raw landing, curated Parquet, rejected rows, reports and manifests (design.md 3.4).
+
+Everything goes through an fsspec filesystem, so a local path, `memory://`, `gs://` or `s3://`
+work with no code change (remote ones need `trackline[gcp]` / `trackline[s3]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from trackline.errors import ConfigError, TracklineError
+
+CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file the run wrote: where, how many rows (None for non-tabular), content hash."""
+
+    path: str
+    rows: int | None
+    bytes: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+class Lake:
+    """A lake root on any fsspec filesystem."""
+
+    def __init__(self, uri: str) -> None:
+        try:
+            self.fs, root = fsspec.core.url_to_fs(uri)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"cannot open lake {uri!r}: {exc} (for gs:// install "
+                              "trackline[gcp]; for s3:// trackline[s3])") from None
+        self.root = root.rstrip("/") or "/"
+        self.uri = uri
+        self.is_local = "file" in _protocols(self.fs)
+        if self.is_local:
+            self.fs.makedirs(self.root, exist_ok=True)
+
+    # Paths -------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def display(self, path: str) -> str:
+        """A path as the user should see it (with its protocol when not local)."""
+        if self.is_local:
+            return path
+        proto = _protocols(self.fs)[0]
+        return f"{proto}://{path.lstrip('/')}" if proto == "memory" else f"{proto}://{path}"
+
+    @property
+    def arrow_fs(self) -> pafs.FileSystem:
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    # Raw landing -------------------------------------------------------------------------
+    def land(self, src_uri: str, dest: str) -> StoredFile:
+        """Copy an input file byte for byte (as received) and hash what was written."""
+        self.fs.makedirs(posixpath.dirname(dest), exist_ok=True)
+        src_fs, src_path = fsspec.core.url_to_fs(src_uri)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with src_fs.open(src_path, "rb") as fin, self.fs.open(dest, "wb") as fout:
+                while chunk := fin.read(CHUNK):
+                    digest.update(chunk)
+                    fout.write(chunk)
+                    size += len(chunk)
+        except OSError as exc:
+            raise TracklineError(f"cannot land {src_uri} in the lake: {exc}") from None
+        return StoredFile(dest, None, size, digest.hexdigest())
+
+    # Tabular outputs ---------------------------------------------------------------------
+    def write_partitioned(self, reader: pa.RecordBatchReader, base: str, partitions: list[str],
+                          basename: str) -> list[StoredFile]:
+        """Write Hive-partitioned Parquet; re-writing the same run replaces its own files."""
+        written: list[tuple[str, int]] = []
+
+        def visit(f: Any) -> None:
+            written.append((f.path, f.metadata.num_rows if f.metadata is not None else 0))
+
+        self.fs.makedirs(base, exist_ok=True)
+        ds.write_dataset(
+            reader,
+            base,
+            format="parquet",
+            filesystem=self.arrow_fs,
+            partitioning=partitions or None,
+            partitioning_flavor="hive" if partitions else None,
+            basename_template=basename,
+            existing_data_behavior="overwrite_or_ignore",
+            file_visitor=visit,
+            max_rows_per_file=4_000_000,
+            max_rows_per_group=256 * 1024,
+            min_rows_per_group=64 * 1024,
+            max_open_files=512,
+            create_dir=True,
+        )
+        return [self._stored(path, rows) for path, rows in sorted(written)]
+
+    def write_parquet(self, reader: pa.RecordBatchReader, path: str) -> StoredFile:
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        rows = 0
+        with self.fs.open(path, "wb") as out, pq.ParquetWriter(out, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return self._stored(path, rows)
+
+    def _stored(self, path: str, rows: int | None) -> StoredFile:
+        digest = hashlib.sha256()
+        size = 0
+        with self.fs.open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return StoredFile(path, rows, size, digest.hexdigest())
+
+    # Documents ---------------------------------------------------------------------------
+    def write_text(self, path: str, text: str) -> StoredFile:
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        data = text.encode("utf-8")
+        with self.fs.open(path, "wb") as f:
+            f.write(data)
+        return StoredFile(path, None, len(data), hashlib.sha256(data).hexdigest())
+
+    def write_json(self, path: str, obj: Any) -> StoredFile:
+        return self.write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+    def read_json(self, path: str) -> Any:
+        with self.fs.open(path, "rb") as f:
+            return json.loads(f.read())
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(path))
+
+    def remove(self, path: str) -> None:
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)

@@ -1,0 +1,126 @@
+"""The DuckDB warehouse: one file, one table per contract, metadata tables in schema `meta`.
+
+Tables are append-only with `ingestion_time` and `run_id`. The local engine uses this same
+connection to stage and validate, so a run's rows never leave DuckDB until they are written
+out as Parquet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from trackline import duck
+from trackline.config import Settings
+from trackline.contracts.kernel import ident
+from trackline.contracts.model import DUCKDB_TYPES, Contract
+from trackline.errors import QueryError, TracklineError, UsageError
+
+META_DDL = """
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE TABLE IF NOT EXISTS meta.runs (
+    run_id VARCHAR PRIMARY KEY,
+    dataset VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    input_rows BIGINT,
+    valid_rows BIGINT,
+    rejected_rows BIGINT,
+    duplicate_rows BIGINT,
+    lake VARCHAR,
+    error VARCHAR,
+    manifest JSON
+);
+CREATE TABLE IF NOT EXISTS meta.rejected (
+    run_id VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    record VARCHAR,
+    reasons VARCHAR[],
+    detail VARCHAR,
+    source_file VARCHAR,
+    source_line BIGINT,
+    rejected_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS meta.reports (
+    run_id VARCHAR NOT NULL,
+    dataset VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    body JSON
+);
+"""
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+
+class DuckDBWarehouse:
+    name = "duckdb"
+
+    def __init__(self, path: Path, settings: Settings, *, read_only: bool = False) -> None:
+        self.path = path
+        if read_only and not path.exists():
+            raise UsageError(f"no warehouse at {path} yet; run `trackline demo` or "
+                             "`trackline ingest` first (or set --home)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duck.connect(path, read_only=read_only, threads=settings.duckdb_threads,
+                                    memory_limit=settings.duckdb_memory_limit,
+                                    temp_directory=path.parent / "duckdb_tmp")
+        except duckdb.IOException as exc:
+            raise TracklineError(f"cannot open the warehouse {path}: {str(exc).splitlines()[0]} "
+                                 "(is another trackline process using it?)") from None
+        if not read_only:
+            self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute(META_DDL)
+
+    # Tables ------------------------------------------------------------------------------
+    def table_exists(self, name: str, schema: str = "main") -> bool:
+        rows = self.con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name]).fetchall()
+        return bool(rows)
+
+    def ensure_table(self, contract: Contract, derived_types: dict[str, str]) -> None:
+        """Create the contract's table, or add columns a newer contract version introduced."""
+        columns = [(n, DUCKDB_TYPES[s.type]) for n, s in contract.fields.items()]
+        columns += [(n, derived_types[n]) for n in contract.derived]
+        columns += [("ingestion_time", "TIMESTAMPTZ"), ("run_id", "VARCHAR")]
+        table = f"main.{ident(contract.name)}"
+        if not self.table_exists(contract.name):
+            body = ", ".join(f"{ident(n)} {t}" for n, t in columns)
+            self.con.execute(f"CREATE TABLE {table} ({body})")
+            return
+        have = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ?", [contract.name]).fetchall()}
+        for n, t in columns:
+            if n not in have:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {ident(n)} {t}")
+
+    # Queries -----------------------------------------------------------------------------
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        try:
+            return duck.table(self.con, sql, params)
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+    def read_only_query(self, sql: str) -> pa.Table:
+        """Run user SQL that may only read (one statement; SELECT, EXPLAIN, PRAGMA...)."""
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise QueryError(f"cannot parse query: {str(exc).splitlines()[0]}") from None
+        if len(statements) != 1:
+            raise QueryError("give exactly one SQL statement")
+        kind = str(statements[0].type).rsplit(".", 1)[-1].upper()
+        if kind not in READ_ONLY_STATEMENTS:
+            raise QueryError(f"only read-only queries are allowed here (got {kind}); "
+                             "the warehouse is written by trackline runs")
+        return self.query(sql)
+
+    def close(self) -> None:
+        self.con.close()
