@@ -37,7 +37,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(DEFAULT_HOME), description="Where lake, warehouse, state live")
     lake_uri: str | None = Field(
-        default=None, description="fsspec URI of the lake root (local path, memory://, gs://, s3://)"
+        default=None,
+        description="fsspec URI of the lake root (local path, memory://, gs://, s3://)",
     )
     warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file")
     contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")

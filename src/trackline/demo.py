@@ -32,8 +32,14 @@ class DemoResult:
     inputs_dir: str
 
 
-def run_demo(settings: Settings, *, count: int = 5000, invalid_share: float = 0.05,
-             seed: int = 7, reporter: Reporter | None = None) -> DemoResult:
+def run_demo(
+    settings: Settings,
+    *,
+    count: int = 5000,
+    invalid_share: float = 0.05,
+    seed: int = 7,
+    reporter: Reporter | None = None,
+) -> DemoResult:
     contracts = ContractRegistry(settings.contracts_dir)
     engine = LocalEngine(settings, contracts=contracts, reporter=reporter or NullReporter())
     inputs = settings.home / "demo-inputs"
@@ -45,8 +51,15 @@ def run_demo(settings: Settings, *, count: int = 5000, invalid_share: float = 0.
         if not contracts.get(name).origin.startswith("builtin:"):
             continue
         path = inputs / f"{name}.{FORMATS.get(name, 'ndjson')}"
-        generator.write(name, count, path, invalid_share=invalid_share, seed=seed + i, now=now,
-                        contracts=contracts)
+        generator.write(
+            name,
+            count,
+            path,
+            invalid_share=invalid_share,
+            seed=seed + i,
+            now=now,
+            contracts=contracts,
+        )
         files[name] = str(path)
         runs.append(engine.ingest([str(path)], name))
     rerun = engine.ingest([files["listening_events"]], "listening_events", force=True)

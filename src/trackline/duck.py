@@ -6,6 +6,8 @@ DuckDB's Python API renamed its Arrow fetchers between releases (`fetch_arrow_ta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,14 @@ import duckdb
 import pyarrow as pa
 
 
-def connect(path: str | Path = ":memory:", *, threads: int | None = None,
-            memory_limit: str | None = None, read_only: bool = False,
-            temp_directory: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path = ":memory:",
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    read_only: bool = False,
+    temp_directory: str | Path | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A connection in UTC with the given limits."""
     config: dict[str, Any] = {}
     if threads:
@@ -29,8 +36,9 @@ def connect(path: str | Path = ":memory:", *, threads: int | None = None,
     return con
 
 
-def table(con: duckdb.DuckDBPyConnection, sql: str,
-          params: dict[str, Any] | None = None) -> pa.Table:
+def table(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> pa.Table:
     """Run a query and fetch the whole result as an Arrow table."""
     rel = con.sql(sql, params=params)
     if rel is None:
@@ -40,9 +48,18 @@ def table(con: duckdb.DuckDBPyConnection, sql: str,
     return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
 
 
-def reader(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
-           batch_rows: int = 65_536) -> pa.RecordBatchReader:
-    """Run a query and stream its result as Arrow record batches (bounded memory)."""
+@contextmanager
+def stream(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
+           batch_rows: int = 65_536) -> Iterator[pa.RecordBatchReader]:
+    """Stream a query's result as Arrow batches (bounded memory).
+
+    The stream is closed on the way out, even on error: DuckDB refuses further statements on a
+    connection while a result is still open.
+    """
     rel = con.sql(sql, params=params)
     fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
-    return fetch(batch_rows)  # type: ignore[no-any-return]
+    reader: pa.RecordBatchReader = fetch(batch_rows)
+    try:
+        yield reader
+    finally:
+        reader.close()

@@ -26,8 +26,14 @@ class ConfigError(UsageError):
 class ContractError(UsageError):
     """A contract file is invalid. Carries the file and line so the user can fix it."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.path = path
         self.line = line
         self.fix = fix

@@ -17,20 +17,24 @@ def _open(settings: Settings) -> DuckDBWarehouse | None:
     return DuckDBWarehouse(settings.warehouse, settings, read_only=True)
 
 
-def list_runs(settings: Settings, *, dataset: str | None = None, limit: int = 50
-              ) -> list[dict[str, Any]]:
+def list_runs(
+    settings: Settings, *, dataset: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     wh = _open(settings)
     if wh is None:
         return []
     try:
-        sql = ("SELECT run_id, dataset, status, started_at, finished_at, input_rows, valid_rows, "
-               "rejected_rows, duplicate_rows, error FROM meta.runs "
-               + ("WHERE dataset = $dataset " if dataset else "")
-               + "ORDER BY started_at DESC LIMIT $limit")
+        sql = (
+            "SELECT run_id, dataset, status, started_at, finished_at, input_rows, valid_rows, "
+            "rejected_rows, duplicate_rows, error FROM meta.runs "
+            + ("WHERE dataset = $dataset " if dataset else "")
+            + "ORDER BY started_at DESC LIMIT $limit"
+        )
         params: dict[str, Any] = {"limit": limit}
         if dataset:
             params["dataset"] = dataset
-        return wh.query(sql, params).to_pylist()
+        rows: list[dict[str, Any]] = wh.query(sql, params).to_pylist()
+        return rows
     finally:
         wh.close()
 
@@ -41,8 +45,11 @@ def resolve(settings: Settings, run_id: str) -> str:
     if wh is None:
         raise UnknownRunError(f"no run {run_id!r}: nothing has been run in {settings.home} yet")
     try:
-        rows = wh.query("SELECT run_id FROM meta.runs WHERE starts_with(run_id, $p)",
-                        {"p": run_id}).column("run_id").to_pylist()
+        rows = (
+            wh.query("SELECT run_id FROM meta.runs WHERE starts_with(run_id, $p)", {"p": run_id})
+            .column("run_id")
+            .to_pylist()
+        )
     finally:
         wh.close()
     if len(rows) == 1:
@@ -69,8 +76,9 @@ def get_reports(settings: Settings, run_id: str) -> dict[str, Any]:
     wh = _open(settings)
     assert wh is not None
     try:
-        rows = wh.query("SELECT kind, body FROM meta.reports WHERE run_id = $r",
-                        {"r": full}).to_pylist()
+        rows = wh.query(
+            "SELECT kind, body FROM meta.reports WHERE run_id = $r", {"r": full}
+        ).to_pylist()
     finally:
         wh.close()
     return {str(r["kind"]): json.loads(r["body"]) for r in rows}

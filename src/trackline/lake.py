@@ -43,8 +43,10 @@ class Lake:
         try:
             self.fs, root = fsspec.core.url_to_fs(uri)
         except (ImportError, ValueError) as exc:
-            raise ConfigError(f"cannot open lake {uri!r}: {exc} (for gs:// install "
-                              "trackline[gcp]; for s3:// trackline[s3])") from None
+            raise ConfigError(
+                f"cannot open lake {uri!r}: {exc} (for gs:// install "
+                "trackline[gcp]; for s3:// trackline[s3])"
+            ) from None
         self.root = root.rstrip("/") or "/"
         self.uri = uri
         self.is_local = "file" in _protocols(self.fs)
@@ -86,8 +88,9 @@ class Lake:
         return StoredFile(dest, None, size, digest.hexdigest())
 
     # Tabular outputs ---------------------------------------------------------------------
-    def write_partitioned(self, reader: pa.RecordBatchReader, base: str, partitions: list[str],
-                          basename: str) -> list[StoredFile]:
+    def write_partitioned(
+        self, reader: pa.RecordBatchReader, base: str, partitions: list[str], basename: str
+    ) -> list[StoredFile]:
         """Write Hive-partitioned Parquet; re-writing the same run replaces its own files."""
         written: list[tuple[str, int]] = []
 

@@ -17,10 +17,18 @@ from pydantic import BaseModel, Field
 from trackline.errors import AccountingError
 
 
-def run_id_for(dataset: str, contract_digest: str, config_hash: str,
-               input_hashes: list[str]) -> str:
-    blob = json.dumps({"dataset": dataset, "contract": contract_digest, "config": config_hash,
-                       "inputs": sorted(input_hashes)}, sort_keys=True).encode()
+def run_id_for(
+    dataset: str, contract_digest: str, config_hash: str, input_hashes: list[str]
+) -> str:
+    blob = json.dumps(
+        {
+            "dataset": dataset,
+            "contract": contract_digest,
+            "config": config_hash,
+            "inputs": sorted(input_hashes),
+        },
+        sort_keys=True,
+    ).encode()
     return "r" + hashlib.sha256(blob).hexdigest()[:15]
 
 
@@ -38,7 +46,8 @@ class Counts(BaseModel):
         if self.input != self.valid + self.rejected + self.duplicates:
             raise AccountingError(
                 f"counts do not add up: input {self.input} != valid {self.valid} + rejected "
-                f"{self.rejected} + duplicates {self.duplicates}; this is a bug, please report it")
+                f"{self.rejected} + duplicates {self.duplicates}; this is a bug, please report it"
+            )
         if self.duplicates != self.duplicates_in_input + self.duplicates_in_warehouse:
             raise AccountingError("duplicate counts do not add up; this is a bug")
 

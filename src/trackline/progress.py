@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from trackline.config import env_flag
@@ -23,7 +23,7 @@ class Task(Protocol):
 
 
 class Reporter(Protocol):
-    def task(self, description: str, total: int | None = None) -> Iterator[Task]: ...
+    def task(self, description: str, total: int | None = None) -> AbstractContextManager[Task]: ...
 
 
 class _NullTask:
@@ -64,8 +64,9 @@ class LogReporter:
         start = time.monotonic()
         log.info("start step=%r", description)
         yield t
-        log.info("done step=%r items=%d seconds=%.2f", description, t.done,
-                 time.monotonic() - start)
+        log.info(
+            "done step=%r items=%d seconds=%.2f", description, t.done, time.monotonic() - start
+        )
 
 
 class RichReporter:
@@ -78,11 +79,22 @@ class RichReporter:
 
     @contextmanager
     def task(self, description: str, total: int | None = None) -> Iterator[Task]:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                   TextColumn, TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   MofNCompleteColumn(), TimeElapsedColumn()]
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=self.console, transient=True) as progress:
             task_id = progress.add_task(description, total=total)
 

@@ -14,7 +14,8 @@ from trackline.contracts.loader import builtin_contracts, parse_contract
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
-CONTRACT = parse_contract("""\
+CONTRACT = parse_contract(
+    """\
 name: items
 version: 1
 primary_key: [id]
@@ -33,7 +34,9 @@ rules:
   lo_le_hi: lo <= hi
 derived:
   n_half: n / 2
-""", "items.yaml")
+""",
+    "items.yaml",
+)
 
 
 def run_json(rows: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
@@ -51,8 +54,18 @@ def reasons_of(record: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("12", True), (12, True), (" 7 ", True), ("+3", True), ("1e3", False), ("1_000", False),
-     ("2.0", False), (2.5, False), ("abc", False), (True, False)],
+    [
+        ("12", True),
+        (12, True),
+        (" 7 ", True),
+        ("+3", True),
+        ("1e3", False),
+        ("1_000", False),
+        ("2.0", False),
+        (2.5, False),
+        ("abc", False),
+        (True, False),
+    ],
 )
 def test_int_parsing_is_strict(value: Any, ok: bool) -> None:
     assert (reasons_of({"id": "a", "n": value}) == []) is ok
@@ -60,39 +73,67 @@ def test_int_parsing_is_strict(value: Any, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("1.5", True), ("1e3", True), (".5", True), (-2, True), ("NaN", False), ("inf", False),
-     ("1e999", False), ("1,5", False)],
+    [
+        ("1.5", True),
+        ("1e3", True),
+        (".5", True),
+        (-2, True),
+        ("NaN", False),
+        ("inf", False),
+        ("1e999", False),
+        ("1,5", False),
+    ],
 )
 def test_float_parsing(value: Any, ok: bool) -> None:
     assert (reasons_of({"id": "a", "x": value}) == []) is ok
 
 
 def test_whitespace_and_blank_strings() -> None:
-    valid, rejected, _ = run_json([
-        {"id": "a", "code": "\tus \r\n", "kind": " A\t"},
-        {"id": " \t\n"},
-        {"id": "b", "code": "usa"},
-    ])
+    valid, rejected, _ = run_json(
+        [
+            {"id": "a", "code": "\tus \r\n", "kind": " A\t"},
+            {"id": " \t\n"},
+            {"id": "b", "code": "usa"},
+        ]
+    )
     assert valid[0]["code"] == "US" and valid[0]["kind"] == "a"
     assert rejected[0]["reasons"] == ["required:id"]
     assert rejected[1]["reasons"] == ["pattern:code"]
 
 
 def test_checks_report_every_failure() -> None:
-    reasons = reasons_of({"id": "a", "n": 101, "kind": "c", "lo": 5, "hi": 1,
-                          "at": "2026-01-16T00:00:00Z", "flag": "maybe", "day": "15/01/2026"})
-    assert sorted(reasons) == ["enum:kind", "max:n", "not_future:at", "rule:lo_le_hi",
-                               "type:day", "type:flag"]
+    reasons = reasons_of(
+        {
+            "id": "a",
+            "n": 101,
+            "kind": "c",
+            "lo": 5,
+            "hi": 1,
+            "at": "2026-01-16T00:00:00Z",
+            "flag": "maybe",
+            "day": "15/01/2026",
+        }
+    )
+    assert sorted(reasons) == [
+        "enum:kind",
+        "max:n",
+        "not_future:at",
+        "rule:lo_le_hi",
+        "type:day",
+        "type:flag",
+    ]
     assert reasons_of({"id": "a", "n": -1}) == ["min:n"]
 
 
 def test_time_parsing_and_tolerance() -> None:
-    valid, rejected, _ = run_json([
-        {"id": "a", "at": "2026-01-15T12:04:00Z", "day": "2026-01-01"},  # inside 5 min skew
-        {"id": "b", "at": "2026-01-15 13:00:00+02:00"},  # 11:00 UTC
-        {"id": "c", "at": "2026-01-15T12:06:00Z"},
-        {"id": "d", "at": "yesterday"},
-    ])
+    valid, rejected, _ = run_json(
+        [
+            {"id": "a", "at": "2026-01-15T12:04:00Z", "day": "2026-01-01"},  # inside 5 min skew
+            {"id": "b", "at": "2026-01-15 13:00:00+02:00"},  # 11:00 UTC
+            {"id": "c", "at": "2026-01-15T12:06:00Z"},
+            {"id": "d", "at": "yesterday"},
+        ]
+    )
     assert [v["id"] for v in valid] == ["a", "b"]
     assert valid[1]["at"] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
     assert [r["reasons"] for r in rejected] == [["not_future:at"], ["type:at"]]
@@ -115,23 +156,38 @@ def test_rules_with_missing_values_pass_and_derived_computed() -> None:
 
 
 def test_duplicates_keep_first_and_are_counted() -> None:
-    valid, rejected, dups = run_json([{"id": "a", "n": 1}, {"id": "a", "n": 2},
-                                      {"id": "b"}, {"id": "a", "n": -5}])
+    valid, rejected, dups = run_json(
+        [{"id": "a", "n": 1}, {"id": "a", "n": 2}, {"id": "b"}, {"id": "a", "n": -5}]
+    )
     assert [(v["id"], v["n"]) for v in valid] == [("a", 1), ("b", None)]
     assert dups == 1 and len(rejected) == 1
 
 
 def test_columns_shape_typed_and_text_inputs_agree() -> None:
-    typed = pa.table({"id": ["a", "b"], "n": pa.array([3, 200], pa.int32()),
-                      "x": [1.5, float("nan")], "at": pa.array(
-                          [datetime(2026, 1, 1), datetime(2026, 1, 2)], pa.timestamp("ms"))})
-    text = pa.table({"id": ["a", "b"], "n": ["3", "200"], "x": ["1.5", "NaN"],
-                     "at": ["2026-01-01 00:00:00", "2026-01-02 00:00:00"]})
+    typed = pa.table(
+        {
+            "id": ["a", "b"],
+            "n": pa.array([3, 200], pa.int32()),
+            "x": [1.5, float("nan")],
+            "at": pa.array([datetime(2026, 1, 1), datetime(2026, 1, 2)], pa.timestamp("ms")),
+        }
+    )
+    text = pa.table(
+        {
+            "id": ["a", "b"],
+            "n": ["3", "200"],
+            "x": ["1.5", "NaN"],
+            "at": ["2026-01-01 00:00:00", "2026-01-02 00:00:00"],
+        }
+    )
     k = Kernel(CONTRACT)
     r1, r2 = k.run(typed, now=NOW), k.run(text, now=NOW)
     assert r1.valid.to_pylist() == r2.valid.to_pylist()
-    assert r1.rejected["reasons"].to_pylist() == r2.rejected["reasons"].to_pylist() == [
-        ["max:n", "type:x"]]
+    assert (
+        r1.rejected["reasons"].to_pylist()
+        == r2.rejected["reasons"].to_pylist()
+        == [["max:n", "type:x"]]
+    )
     # the record as received is kept for rejected rows of column inputs too
     assert json.loads(r2.rejected["record"][0].as_py())["n"] == "200"
 

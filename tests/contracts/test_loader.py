@@ -9,8 +9,20 @@ import pytest
 from trackline.contracts.loader import ContractRegistry, builtin_contracts, parse_contract
 from trackline.errors import ContractError, UnknownDatasetError
 
-BUILTINS = {"playlist_tracks", "listens", "top_tracks", "top_artists", "listening_events",
-            "feedback", "orders", "inventory", "user_activity", "products", "users", "carts"}
+BUILTINS = {
+    "playlist_tracks",
+    "listens",
+    "top_tracks",
+    "top_artists",
+    "listening_events",
+    "feedback",
+    "orders",
+    "inventory",
+    "user_activity",
+    "products",
+    "users",
+    "carts",
+}
 
 GOOD = """\
 name: things
@@ -63,10 +75,18 @@ def _error(text: str) -> ContractError:
         ("primary_key: [id]", "primary_key: [idd]", 3, "idd"),
         ("partition_by: [day(seen_at)]", "partition_by: [day(size)]", 5, "day()"),
         ("metrics: [ratio]", "metrics: [rati]", 17, "rati"),
-        ("likes_le_views: likes <= views",
-         "likes_le_views: (SELECT count(*) FROM t) > 0", 13, "query"),
-        ("likes_le_views: likes <= views",
-         "likes_le_views: length(read_text('x')) > 0", 13, "not allowed"),
+        (
+            "likes_le_views: likes <= views",
+            "likes_le_views: (SELECT count(*) FROM t) > 0",
+            13,
+            "query",
+        ),
+        (
+            "likes_le_views: likes <= views",
+            "likes_le_views: length(read_text('x')) > 0",
+            13,
+            "not allowed",
+        ),
         ("size:    {type: int64, min: 0}", "size:    {type: int64, colour: red}", 8, "colour"),
         ("ratio: likes / nullif(views, 0)", "ratio: lower(likes) || 1", 15, "derived"),
     ],
@@ -84,15 +104,16 @@ def test_bad_contract_names_file_line_and_fix(old: str, new: str, line: int, wor
 def test_invalid_yaml_and_bad_regex() -> None:
     err = _error("name: x\nfields: {a: {type: string}\n")
     assert err.line is not None
-    err = _error(GOOD.replace("{type: string, required: true}",
-                              '{type: string, pattern: "(unclosed"}'))
+    err = _error(
+        GOOD.replace("{type: string, required: true}", '{type: string, pattern: "(unclosed"}')
+    )
     assert err.line == 7 and "pattern" in str(err)
 
 
 def test_registry_user_folder_overrides_and_unknown(tmp_path: Path) -> None:
     (tmp_path / "things.yaml").write_text(GOOD)
     reg = ContractRegistry(tmp_path)
-    assert "things" in reg.names() and BUILTINS <= set(reg.names())
+    assert "things" in reg.names() and set(reg.names()) >= BUILTINS
     with pytest.raises(UnknownDatasetError, match="known: "):
         reg.get("nope")
     with pytest.raises(ContractError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -15,31 +15,52 @@ group = typer.Typer(help="Dataset contracts: list them, show one.", no_args_is_h
 
 
 @group.command("list")
-def list_(ctx: typer.Context,
-          json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_(
+    ctx: typer.Context, json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """List every contract (built-in and from contracts_dir)."""
     reg = ContractRegistry(state(ctx).settings().contracts_dir)
-    rows = [{"name": c.name, "version": c.version, "fields": len(c.fields),
-             "primary_key": c.primary_key, "partition_by": c.partition_by,
-             "origin": c.origin, "description": c.description} for c in reg.all()]
+    rows: list[dict[str, Any]] = [
+        {
+            "name": c.name,
+            "version": c.version,
+            "fields": len(c.fields),
+            "primary_key": c.primary_key,
+            "partition_by": c.partition_by,
+            "origin": c.origin,
+            "description": c.description,
+        }
+        for c in reg.all()
+    ]
     if json_:
         print_json(rows)
         return
     table = Table("name", "version", "fields", "primary key", "partition by", "origin")
     for r in rows:
-        table.add_row(str(r["name"]), str(r["version"]), str(r["fields"]),
-                      ", ".join(r["primary_key"]), ", ".join(r["partition_by"]), str(r["origin"]))
+        table.add_row(
+            str(r["name"]),
+            str(r["version"]),
+            str(r["fields"]),
+            ", ".join(r["primary_key"]),
+            ", ".join(r["partition_by"]),
+            str(r["origin"]),
+        )
     out.print(table)
 
 
 @group.command("show")
-def show(ctx: typer.Context, name: str,
-         json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def show(
+    ctx: typer.Context,
+    name: str,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Show one contract as YAML (or JSON)."""
     c = ContractRegistry(state(ctx).settings().contracts_dir).get(name)
     doc = c.model_dump(mode="json", exclude_defaults=False)
-    doc["fields"] = {k: {kk: vv for kk, vv in v.items() if vv not in (None, False, "")}
-                     for k, v in doc["fields"].items()}
+    doc["fields"] = {
+        k: {kk: vv for kk, vv in v.items() if vv not in (None, False, "")}
+        for k, v in doc["fields"].items()
+    }
     if json_:
         print_json({**doc, "origin": c.origin, "digest": c.digest})
         return

@@ -15,8 +15,9 @@ from trackline.demo import run_demo
 def demo(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("--count", "-n", help="Records per dataset.")] = 5000,
-    invalid_share: Annotated[float, typer.Option("--invalid-share",
-                                                 help="Share of invalid records.")] = 0.05,
+    invalid_share: Annotated[
+        float, typer.Option("--invalid-share", help="Share of invalid records.")
+    ] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 7,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
@@ -24,20 +25,41 @@ def demo(
     st = state(ctx)
     settings = st.settings()
     start = time.perf_counter()
-    result = run_demo(settings, count=count, invalid_share=invalid_share, seed=seed,
-                      reporter=st.reporter())
+    result = run_demo(
+        settings, count=count, invalid_share=invalid_share, seed=seed, reporter=st.reporter()
+    )
     elapsed = time.perf_counter() - start
     if json_:
-        print_json({"seconds": round(elapsed, 2), "runs": [r.summary() for r in result.runs],
-                    "rerun": result.rerun.summary()})
+        print_json(
+            {
+                "seconds": round(elapsed, 2),
+                "runs": [r.summary() for r in result.runs],
+                "rerun": result.rerun.summary(),
+            }
+        )
         return
-    table = Table("dataset", "run", "input", "valid", "rejected", "dup", "top rejection",
-                  title=f"trackline demo: {len(result.runs)} datasets in {elapsed:.1f}s")
+    table = Table(
+        "dataset",
+        "run",
+        "input",
+        "valid",
+        "rejected",
+        "dup",
+        "top rejection",
+        title=f"trackline demo: {len(result.runs)} datasets in {elapsed:.1f}s",
+    )
     for r in result.runs:
         c = r.manifest.counts
         top = next(iter(c.rejected_by_reason.items()), ("", 0))
-        table.add_row(r.manifest.dataset, r.manifest.run_id, str(c.input), str(c.valid),
-                      str(c.rejected), str(c.duplicates), f"{top[0]} ({top[1]})" if top[0] else "")
+        table.add_row(
+            r.manifest.dataset,
+            r.manifest.run_id,
+            str(c.input),
+            str(c.valid),
+            str(c.rejected),
+            str(c.duplicates),
+            f"{top[0]} ({top[1]})" if top[0] else "",
+        )
     out.print(table)
     rr = result.rerun
     out.print(f"re-ingesting listening_events: {rr.message}", markup=False)
@@ -45,18 +67,21 @@ def demo(
     home = settings.home
     out.print("\n[bold]where to look[/]")
     out.print(f"  inputs     {result.inputs_dir}", markup=False)
-    out.print(f"  lake       {settings.lake}  (raw/, curated/, rejected/, reports/, manifests/)",
-              markup=False)
+    out.print(
+        f"  lake       {settings.lake}  (raw/, curated/, rejected/, reports/, manifests/)",
+        markup=False,
+    )
     out.print(f"  warehouse  {settings.warehouse}", markup=False)
     out.print("\n[bold]next[/]")
     h = f" --home {home}" if str(home) != ".trackline" else ""
-    for cmd in (f"trackline{h} runs",
-                f"trackline{h} report {first.manifest.run_id}",
-                f"trackline{h} runs show {first.manifest.run_id}",
-                f'trackline{h} query "SELECT genre, count(*) AS n FROM listening_events '
-                'GROUP BY 1 ORDER BY 2 DESC"',
-                f'trackline{h} query "SELECT dataset, reasons, detail, record FROM meta.rejected '
-                'LIMIT 5"'):
+    for cmd in (
+        f"trackline{h} runs",
+        f"trackline{h} report {first.manifest.run_id}",
+        f"trackline{h} runs show {first.manifest.run_id}",
+        f'trackline{h} query "SELECT genre, count(*) AS n FROM listening_events '
+        'GROUP BY 1 ORDER BY 2 DESC"',
+        f'trackline{h} query "SELECT dataset, reasons, detail, record FROM meta.rejected LIMIT 5"',
+    ):
         out.print(f"  {cmd}", markup=False)
 
 

@@ -15,8 +15,10 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs to ingest.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Contract name.")],
-    force: Annotated[bool, typer.Option(
-        "--force", help="Validate again even if these exact inputs were ingested.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Validate again even if these exact inputs were ingested."),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Validate files against a contract and land them in the lake and the warehouse."""

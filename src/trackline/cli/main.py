@@ -8,7 +8,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from trackline import __version__
@@ -34,13 +33,20 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    home: Annotated[Path | None, typer.Option(
-        "--home", envvar="TRACKLINE_HOME", help="Where lake, warehouse and state live.",
-        show_default="./.trackline")] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="TRACKLINE_HOME",
+            help="Where lake, warehouse and state live.",
+            show_default="./.trackline",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     ctx.obj = State(home=home, debug=debug, quiet=quiet)
     setup_logging(debug, quiet)
@@ -56,16 +62,14 @@ demo.register(app)
 
 
 def run() -> None:
-    """Console-script entry: maps errors to exit codes (2 = unusable call, 1 = failure)."""
+    """Console-script entry: maps errors to exit codes (2 = unusable call, 1 = failure).
+
+    Typer's standalone mode already prints usage errors and exits 2; everything trackline
+    raises on purpose is printed here as one line, with a traceback only under --debug.
+    """
     debug = "--debug" in sys.argv or os.environ.get("TRACKLINE_DEBUG") == "1"
     try:
-        rv = app(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        app()
     except TracklineError as exc:
         if debug:
             traceback.print_exc()
@@ -77,10 +81,11 @@ def run() -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"error: unexpected {type(exc).__name__}: {exc} "
-                  "(rerun with --debug for the traceback)", markup=False)
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            markup=False,
+        )
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

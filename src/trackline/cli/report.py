@@ -15,8 +15,9 @@ from trackline.quality.render import render_markdown
 def report(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id or prefix (see `trackline runs`).")],
-    json_: Annotated[bool, typer.Option("--json", help="Print quality and slices as JSON.")]
-    = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print quality and slices as JSON.")
+    ] = False,
 ) -> None:
     """Show a run's quality profile and slice report."""
     settings = state(ctx).settings()
@@ -25,8 +26,12 @@ def report(
     if json_:
         print_json({"run_id": m.run_id, "dataset": m.dataset, **reports})
         return
-    run_doc = {"run_id": m.run_id, "dataset": m.dataset, "started_at": m.started_at.isoformat(),
-               "counts": m.counts.model_dump()}
+    run_doc = {
+        "run_id": m.run_id,
+        "dataset": m.dataset,
+        "started_at": m.started_at.isoformat(),
+        "counts": m.counts.model_dump(),
+    }
     text = render_markdown(run_doc, reports.get("quality", {}), reports.get("slices", {}))
     if out.is_terminal:
         out.print(Markdown(text))

@@ -13,9 +13,27 @@ import sqlglot
 from sqlglot import exp
 
 #: Functions that read files, the environment or the database: never allowed in a contract.
-FORBIDDEN_FUNCTION_PREFIXES = ("read_", "parquet_", "sniff_", "glob", "getenv", "current_setting",
-                               "query", "duckdb_", "pragma_", "sqlite_", "postgres_", "iceberg_",
-                               "delta_", "load", "install", "copy", "attach", "system", "shell")
+FORBIDDEN_FUNCTION_PREFIXES = (
+    "read_",
+    "parquet_",
+    "sniff_",
+    "glob",
+    "getenv",
+    "current_setting",
+    "query",
+    "duckdb_",
+    "pragma_",
+    "sqlite_",
+    "postgres_",
+    "iceberg_",
+    "delta_",
+    "load",
+    "install",
+    "copy",
+    "attach",
+    "system",
+    "shell",
+)
 
 
 @dataclass(frozen=True)
@@ -30,23 +48,34 @@ def check_expression(sql: str, allowed: set[str]) -> ExpressionIssue | None:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         first = str(exc).splitlines()[0]
-        return ExpressionIssue(f"cannot parse expression {sql!r}: {first}",
-                               "write a single SQL expression such as `a <= b`")
-    if isinstance(tree, exp.Query | exp.Command) or tree.find(exp.Query, exp.Table,
-                                                                exp.Command) is not None:
-        return ExpressionIssue(f"expression {sql!r} contains a query or a table reference",
-                               "use only the contract's columns, operators and scalar functions")
+        return ExpressionIssue(
+            f"cannot parse expression {sql!r}: {first}",
+            "write a single SQL expression such as `a <= b`",
+        )
+    if (
+        isinstance(tree, exp.Query | exp.Command)
+        or tree.find(exp.Query, exp.Table, exp.Command) is not None
+    ):
+        return ExpressionIssue(
+            f"expression {sql!r} contains a query or a table reference",
+            "use only the contract's columns, operators and scalar functions",
+        )
     for func in tree.find_all(exp.Func):
         name = (func.sql_name() if not isinstance(func, exp.Anonymous) else func.name).lower()
         if name.startswith(FORBIDDEN_FUNCTION_PREFIXES):
-            return ExpressionIssue(f"function {name}() is not allowed in a contract expression",
-                                   "use scalar functions over the record's own columns")
+            return ExpressionIssue(
+                f"function {name}() is not allowed in a contract expression",
+                "use scalar functions over the record's own columns",
+            )
     for col in tree.find_all(exp.Column):
         if col.table:
-            return ExpressionIssue(f"qualified column {col.sql()!r} in {sql!r}",
-                                   f"write the bare column name {col.name!r}")
+            return ExpressionIssue(
+                f"qualified column {col.sql()!r} in {sql!r}",
+                f"write the bare column name {col.name!r}",
+            )
         if col.name not in allowed:
             known = ", ".join(sorted(allowed))
-            return ExpressionIssue(f"expression {sql!r} names unknown column {col.name!r}",
-                                   f"use one of: {known}")
+            return ExpressionIssue(
+                f"expression {sql!r} names unknown column {col.name!r}", f"use one of: {known}"
+            )
     return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,17 +42,21 @@ WS = "' \t\r\n'"
 INT_RE = "[+-]?[0-9]{1,19}"
 FLOAT_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
-TS_RE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
-         r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?")
+TS_RE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
+    r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
 
 META_COLUMNS = ("_raw", "_source_file", "_source_line", "_malformed")
-REJECTED_SCHEMA = pa.schema([
-    ("record", pa.string()),
-    ("reasons", pa.list_(pa.string())),
-    ("detail", pa.string()),
-    ("source_file", pa.string()),
-    ("source_line", pa.int64()),
-])
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("record", pa.string()),
+        ("reasons", pa.list_(pa.string())),
+        ("detail", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+    ]
+)
 
 
 def ident(name: str) -> str:
@@ -85,7 +90,7 @@ class KernelResult:
 
     @property
     def total(self) -> int:
-        return self.valid.num_rows + self.rejected.num_rows + self.duplicates
+        return int(self.valid.num_rows + self.rejected.num_rows + self.duplicates)
 
 
 class Kernel:
@@ -109,7 +114,8 @@ class Kernel:
     def _compile(self, schema: pa.Schema) -> Program:
         c = self.contract
         names = set(schema.names)
-        json_shape = "_raw" in names and not (names & set(c.fields))
+        # json shape: only the raw text (and meta columns); anything else is a column input
+        json_shape = "_raw" in names and names <= set(META_COLUMNS)
         meta = [
             f"{ident(m)}" if m in names else f"CAST(NULL AS {t}) AS {ident(m)}"
             for m, t in (("_source_file", "VARCHAR"), ("_source_line", "BIGINT"))
@@ -117,30 +123,41 @@ class Kernel:
         malformed = "_malformed" if "_malformed" in names else "CAST(NULL AS VARCHAR)"
         if json_shape:
             paths = "[" + ", ".join(literal(f"$.{f}") for f in c.fields) + "]"
-            detail = (f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
-                      "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
-                      "WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END")
-            src = (f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input")
-            ext = ("SELECT *, CASE WHEN _detail IS NULL THEN json_extract_string(_record, "
-                   f"{paths}) END AS _v FROM src")
+            detail = (
+                f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
+                "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
+                "WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END"
+            )
+            src = f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input"
+            ext = (
+                "SELECT *, CASE WHEN _detail IS NULL THEN json_extract_string(_record, "
+                f"{paths}) END AS _v FROM src"
+            )
             values = ", ".join(f"_v[{i + 1}] AS {ident('r__' + f)}" for i, f in enumerate(c.fields))
-            raw_cte = (f"src AS ({src}), ext AS ({ext}), "
-                       f"raw AS (SELECT _source_file, _source_line, _record, _detail, {values} "
-                       "FROM ext)")
+            raw_cte = (
+                f"src AS ({src}), ext AS ({ext}), "
+                f"raw AS (SELECT _source_file, _source_line, _record, _detail, {values} "
+                "FROM ext)"
+            )
             raw_types: dict[str, pa.DataType] = {f: pa.string() for f in c.fields}
         else:
             record_cols = [n for n in schema.names if not n.startswith("_")]
-            record = "json_object(" + ", ".join(
-                f"{literal(n)}, {ident(n)}" for n in record_cols) + ")" if record_cols else "'{}'"
+            record = (
+                "json_object(" + ", ".join(f"{literal(n)}, {ident(n)}" for n in record_cols) + ")"
+                if record_cols
+                else "'{}'"
+            )
             if "_raw" in names:  # a reader's own text of the record wins (malformed CSV rows)
-                record = f"coalesce(_raw, {record})"
+                record = f"coalesce(_raw, CAST({record} AS VARCHAR))"
             values = ", ".join(
                 f"{ident(f) if f in names else 'CAST(NULL AS VARCHAR)'} AS {ident('r__' + f)}"
-                for f in c.fields)
-            raw_cte = (f"raw AS (SELECT {', '.join(meta)}, {record} AS _record, "
-                       f"{malformed} AS _detail, {values} FROM input)")
-            raw_types = {f: (schema.field(f).type if f in names else pa.string())
-                         for f in c.fields}
+                for f in c.fields
+            )
+            raw_cte = (
+                f"raw AS (SELECT {', '.join(meta)}, {record} AS _record, "
+                f"{malformed} AS _detail, {values} FROM input)"
+            )
+            raw_types = {f: (schema.field(f).type if f in names else pa.string()) for f in c.fields}
 
         typed_cols: list[str] = []
         present_cols: list[str] = []
@@ -149,20 +166,25 @@ class Kernel:
             expr, present = _cast(r, spec, raw_types[name])
             typed_cols.append(f"{expr} AS {ident(name)}")
             present_cols.append(f"{present} AS {ident('p__' + name)}")
-        typed = ("typed AS (SELECT _source_file, _source_line, _record, _detail, "
-                 f"{', '.join(typed_cols)}, {', '.join(present_cols)} FROM raw)")
+        typed = (
+            "typed AS (SELECT _source_file, _source_line, _record, _detail, "
+            f"{', '.join(typed_cols)}, {', '.join(present_cols)} FROM raw)"
+        )
         derived_cols = [f"try({sql}) AS {ident(name)}" for name, sql in c.derived.items()]
-        derived = ("derived AS (SELECT *" + "".join(f", {d}" for d in derived_cols)
-                   + " FROM typed)")
+        derived = "derived AS (SELECT *" + "".join(f", {d}" for d in derived_cols) + " FROM typed)"
         checks = list(self._checks())
         check_list = "[" + ", ".join(checks) + "]" if checks else "[]::VARCHAR[]"
-        errors = (f"CASE WHEN _detail IS NOT NULL THEN ['malformed'] "
-                  f"ELSE [x FOR x IN {check_list} IF x IS NOT NULL] END")
+        errors = (
+            f"CASE WHEN _detail IS NOT NULL THEN ['malformed'] "
+            f"ELSE [x FOR x IN {check_list} IF x IS NOT NULL] END"
+        )
         checked = f"checked AS (SELECT *, {errors} AS _errors FROM derived)"
         out_cols = ", ".join(ident(n) for n in c.output_columns)
-        final = (f"SELECT {out_cols}, _errors, "
-                 "CASE WHEN len(_errors) > 0 THEN _record END AS _record, "
-                 "_detail, _source_file, _source_line FROM checked")
+        final = (
+            f"SELECT {out_cols}, _errors, "
+            "CASE WHEN len(_errors) > 0 THEN _record END AS _record, "
+            "_detail, _source_file, _source_line FROM checked"
+        )
         sql = f"WITH {raw_cte}, {typed}, {derived}, {checked} {final}"
         return Program(sql=sql, shape="json" if json_shape else "columns")
 
@@ -179,8 +201,10 @@ class Kernel:
             if spec.max is not None:
                 yield f"CASE WHEN {f} > {literal(spec.max)} THEN {literal('max:' + name)} END"
             if spec.pattern is not None:
-                yield (f"CASE WHEN NOT regexp_matches({f}, {literal(spec.pattern)}) "
-                       f"THEN {literal('pattern:' + name)} END")
+                yield (
+                    f"CASE WHEN NOT regexp_matches({f}, {literal(spec.pattern)}) "
+                    f"THEN {literal('pattern:' + name)} END"
+                )
             if spec.enum is not None:
                 allowed = ", ".join(literal(v) for v in spec.enum)
                 yield f"CASE WHEN {f} NOT IN ({allowed}) THEN {literal('enum:' + name)} END"
@@ -190,8 +214,10 @@ class Kernel:
                     limit = f"CAST({limit} AS DATE)"
                 yield f"CASE WHEN {f} > {limit} THEN {literal('not_future:' + name)} END"
         for name, sql in c.rules.items():
-            yield (f"CASE WHEN NOT coalesce(try(CAST(({sql}) AS BOOLEAN)), true) "
-                   f"THEN {literal('rule:' + name)} END")
+            yield (
+                f"CASE WHEN NOT coalesce(try(CAST(({sql}) AS BOOLEAN)), true) "
+                f"THEN {literal('rule:' + name)} END"
+            )
 
     # Execution ---------------------------------------------------------------------------
     @property
@@ -200,8 +226,9 @@ class Kernel:
             self._con = new_connection()
         return self._con
 
-    def run(self, data: pa.Table | pa.RecordBatch, *, now: datetime | None = None,
-            dedup: bool = True) -> KernelResult:
+    def run(
+        self, data: pa.Table | pa.RecordBatch, *, now: datetime | None = None, dedup: bool = True
+    ) -> KernelResult:
         """Validate one Arrow batch: valid rows, rejected rows with reasons, duplicates.
 
         Duplicates are rows whose primary key repeats an earlier valid row in the same batch
@@ -218,32 +245,45 @@ class Kernel:
         return split(self.contract, checked, dedup=dedup, con=con)
 
 
-def split(contract: Contract, checked: pa.Table, *, dedup: bool = True,
-          con: duckdb.DuckDBPyConnection | None = None) -> KernelResult:
+def split(
+    contract: Contract,
+    checked: pa.Table,
+    *,
+    dedup: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> KernelResult:
     """Split a checked table into valid and rejected parts, counting duplicate keys."""
     ok = pc.equal(pc.list_value_length(checked["_errors"]), 0)
     ok = pc.fill_null(ok, False)
     valid = checked.filter(ok).select(contract.output_columns)
     bad = checked.filter(pc.invert(ok))
-    rejected = pa.table({
-        "record": bad["_record"],
-        "reasons": bad["_errors"],
-        "detail": bad["_detail"],
-        "source_file": bad["_source_file"],
-        "source_line": bad["_source_line"],
-    }, schema=REJECTED_SCHEMA)
+    rejected = pa.table(
+        {
+            "record": bad["_record"],
+            "reasons": bad["_errors"],
+            "detail": bad["_detail"],
+            "source_file": bad["_source_file"],
+            "source_line": bad["_source_line"],
+        },
+        schema=REJECTED_SCHEMA,
+    )
     duplicates = 0
     if dedup and valid.num_rows:
         key = contract.key_columns
         before = valid.num_rows
         valid = first_per_key(valid, key, con)
         duplicates = before - valid.num_rows
-    return KernelResult(valid=valid, rejected=rejected, duplicates=duplicates,
-                        reasons=count_reasons(rejected["reasons"]))
+    return KernelResult(
+        valid=valid,
+        rejected=rejected,
+        duplicates=duplicates,
+        reasons=count_reasons(rejected["reasons"]),
+    )
 
 
-def first_per_key(table: pa.Table, key: list[str],
-                  con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+def first_per_key(
+    table: pa.Table, key: list[str], con: duckdb.DuckDBPyConnection | None = None
+) -> pa.Table:
     """Keep the first row (in table order) of each primary key."""
     con = con or new_connection()
     indexed = table.append_column("__i", pa.array(range(table.num_rows), pa.int64()))
@@ -272,14 +312,21 @@ def new_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
 def _cast(r: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, str]:
     """SQL for the typed value and for 'a value was given' of one field."""
     target = DUCKDB_TYPES[spec.type]
-    is_text = pa.types.is_string(raw_type) or pa.types.is_large_string(raw_type) or \
-        pa.types.is_null(raw_type)
+    is_text = (
+        pa.types.is_string(raw_type)
+        or pa.types.is_large_string(raw_type)
+        or pa.types.is_null(raw_type)
+    )
     if not is_text:
         compatible = (
-            (spec.type in ("int64", "float64") and (pa.types.is_integer(raw_type)
-                                                     or pa.types.is_floating(raw_type)))
-            or (spec.type in ("timestamp", "date") and (pa.types.is_timestamp(raw_type)
-                                                        or pa.types.is_date(raw_type)))
+            (
+                spec.type in ("int64", "float64")
+                and (pa.types.is_integer(raw_type) or pa.types.is_floating(raw_type))
+            )
+            or (
+                spec.type in ("timestamp", "date")
+                and (pa.types.is_timestamp(raw_type) or pa.types.is_date(raw_type))
+            )
             or (spec.type == "bool" and pa.types.is_boolean(raw_type))
         )
         if compatible:
@@ -294,31 +341,39 @@ def _cast(r: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, str]:
     t = f"trim({r}, {WS})"
     present = f"coalesce({t} <> '', false)"
     if spec.type == "string":
-        value = {None: r, "trim": t, "lower_trim": f"lower({t})",
-                 "upper_trim": f"upper({t})"}[spec.normalize]
+        value = {None: r, "trim": t, "lower_trim": f"lower({t})", "upper_trim": f"upper({t})"}[
+            spec.normalize
+        ]
         return f"CASE WHEN {present} THEN {value} END", present
     if spec.type == "int64":
         expr = f"CASE WHEN regexp_full_match({t}, '{INT_RE}') THEN TRY_CAST({t} AS BIGINT) END"
     elif spec.type == "float64":
-        expr = (f"CASE WHEN regexp_full_match({t}, '{FLOAT_RE}') AND "
-                f"isfinite(TRY_CAST({t} AS DOUBLE)) THEN TRY_CAST({t} AS DOUBLE) END")
+        expr = (
+            f"CASE WHEN regexp_full_match({t}, '{FLOAT_RE}') AND "
+            f"isfinite(TRY_CAST({t} AS DOUBLE)) THEN TRY_CAST({t} AS DOUBLE) END"
+        )
     elif spec.type == "bool":
-        expr = (f"CASE lower({t}) WHEN 'true' THEN true WHEN 'false' THEN false "
-                "WHEN '1' THEN true WHEN '0' THEN false END")
+        expr = (
+            f"CASE lower({t}) WHEN 'true' THEN true WHEN 'false' THEN false "
+            "WHEN '1' THEN true WHEN '0' THEN false END"
+        )
     elif spec.type == "timestamp":
         expr = f"CASE WHEN regexp_full_match({t}, '{TS_RE}') THEN TRY_CAST({t} AS TIMESTAMPTZ) END"
     else:  # date
-        expr = (f"CASE WHEN regexp_full_match({t}, '{DATE_RE}') THEN TRY_CAST({t} AS DATE) "
-                f"WHEN regexp_full_match({t}, '{TS_RE}') THEN "
-                f"CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS DATE) END")
+        expr = (
+            f"CASE WHEN regexp_full_match({t}, '{DATE_RE}') THEN TRY_CAST({t} AS DATE) "
+            f"WHEN regexp_full_match({t}, '{TS_RE}') THEN "
+            f"CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS DATE) END"
+        )
     return expr, present
 
 
 def binding_problems(contract: Contract) -> list[tuple[str, str, str]]:
     """Bind each derived column and rule against the typed fields; report what fails."""
     con = new_connection(threads=1)
-    typed = ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[s.type]}) AS {ident(n)}"
-                      for n, s in contract.fields.items())
+    typed = ", ".join(
+        f"CAST(NULL AS {DUCKDB_TYPES[s.type]}) AS {ident(n)}" for n, s in contract.fields.items()
+    )
     problems: list[tuple[str, str, str]] = []
     scope = f"(SELECT {typed})"
     for name, sql in contract.derived.items():

@@ -66,16 +66,27 @@ class RunResult:
 class LocalEngine:
     """Runs batch ingests on one machine with DuckDB."""
 
-    def __init__(self, settings: Settings, *, contracts: ContractRegistry | None = None,
-                 reporter: Reporter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        contracts: ContractRegistry | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
         self.settings = settings
         self.contracts = contracts or ContractRegistry(settings.contracts_dir)
         self.reporter = reporter or NullReporter()
         self.lake = Lake(settings.lake)
 
     # Public ------------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[str], dataset: str, *, force: bool = False,
-               now: datetime | None = None) -> RunResult:
+    def ingest(
+        self,
+        paths: Sequence[str],
+        dataset: str,
+        *,
+        force: bool = False,
+        now: datetime | None = None,
+    ) -> RunResult:
         contract = self.contracts.get(dataset)
         files = expand(paths)
         started = now or datetime.now(UTC)
@@ -83,16 +94,30 @@ class LocalEngine:
         with _timed(timings, "hash"):
             hashes = [self._hash(f) for f in files]
         config_hash = self.settings.fingerprint()
-        run_id = run_id_for(dataset, contract.digest, config_hash,
-                            [h for h, _ in hashes] + ([started.isoformat()] if force else []))
+        run_id = run_id_for(
+            dataset,
+            contract.digest,
+            config_hash,
+            [h for h, _ in hashes] + ([started.isoformat()] if force else []),
+        )
         manifest = Manifest(
-            run_id=run_id, dataset=dataset,
-            contract={"name": contract.name, "version": contract.version,
-                      "digest": contract.digest, "origin": contract.origin},
-            config_hash=config_hash, package_version=__version__, started_at=started,
-            inputs=[InputRecord(uri=f.uri, format=f.format, compression=f.compression,
-                                bytes=size, sha256=h) for f, (h, size) in zip(files, hashes,
-                                                                            strict=True)],
+            run_id=run_id,
+            dataset=dataset,
+            contract={
+                "name": contract.name,
+                "version": contract.version,
+                "digest": contract.digest,
+                "origin": contract.origin,
+            },
+            config_hash=config_hash,
+            package_version=__version__,
+            started_at=started,
+            inputs=[
+                InputRecord(
+                    uri=f.uri, format=f.format, compression=f.compression, bytes=size, sha256=h
+                )
+                for f, (h, size) in zip(files, hashes, strict=True)
+            ],
         )
         self.settings.ensure_home()
         wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
@@ -106,8 +131,14 @@ class LocalEngine:
             wh.close()
 
     # Steps -------------------------------------------------------------------------------
-    def _run(self, wh: DuckDBWarehouse, contract: Contract, files: list[InputFile],
-             manifest: Manifest, timings: dict[str, float]) -> RunResult:
+    def _run(
+        self,
+        wh: DuckDBWarehouse,
+        contract: Contract,
+        files: list[InputFile],
+        manifest: Manifest,
+        timings: dict[str, float],
+    ) -> RunResult:
         run_id, dataset = manifest.run_id, manifest.dataset
         day = manifest.started_at.strftime("%Y-%m-%d")
         raw_dir = self.lake.path("raw", dataset, f"date={day}", f"run_id={run_id}")
@@ -123,8 +154,7 @@ class LocalEngine:
         kernel = Kernel(contract, future_tolerance_seconds=self.settings.future_tolerance_seconds)
         with _timed(timings, "validate"), self.reporter.task("validating records") as t:
             for i, f in enumerate(files):
-                self._stage_file(wh, kernel, f, i, stage, manifest.started_at, t,
-                                 create=(i == 0))
+                self._stage_file(wh, kernel, f, i, stage, manifest.started_at, t, create=(i == 0))
         try:
             return self._load(wh, contract, manifest, stage, timings)
         except BaseException as exc:
@@ -133,8 +163,18 @@ class LocalEngine:
         finally:
             con.execute(f"DROP TABLE IF EXISTS {stage}")
 
-    def _stage_file(self, wh: DuckDBWarehouse, kernel: Kernel, f: InputFile, index: int,
-                    stage: str, now: datetime, task: Any, *, create: bool) -> None:
+    def _stage_file(
+        self,
+        wh: DuckDBWarehouse,
+        kernel: Kernel,
+        f: InputFile,
+        index: int,
+        stage: str,
+        now: datetime,
+        task: Any,
+        *,
+        create: bool,
+    ) -> None:
         reader = read_batches(f, self.settings.batch_rows)
         program = kernel.compile(reader.schema)
 
@@ -155,45 +195,63 @@ class LocalEngine:
         finally:
             con.unregister("input")
 
-    def _load(self, wh: DuckDBWarehouse, contract: Contract, manifest: Manifest, stage: str,
-              timings: dict[str, float]) -> RunResult:
+    def _load(
+        self,
+        wh: DuckDBWarehouse,
+        contract: Contract,
+        manifest: Manifest,
+        stage: str,
+        timings: dict[str, float],
+    ) -> RunResult:
         con = wh.con
         run_id, dataset = manifest.run_id, manifest.dataset
         key = ", ".join(ident(k) for k in contract.key_columns)
-        table = f"main.{ident(contract.name)}"
         counts = Counts()
         with _timed(timings, "count"):
             row = con.execute(
-                f"SELECT count(*), count(*) FILTER (len(_errors) = 0) FROM {stage}").fetchone()
+                f"SELECT count(*), count(*) FILTER (len(_errors) = 0) FROM {stage}"
+            ).fetchone()
             assert row is not None
             counts.input, ok = int(row[0]), int(row[1])
             counts.rejected = counts.input - ok
             reasons = con.execute(
                 f"SELECT r, count(*) FROM (SELECT unnest(_errors) AS r FROM {stage} "
-                "WHERE len(_errors) > 0) GROUP BY r ORDER BY 2 DESC, 1").fetchall()
+                "WHERE len(_errors) > 0) GROUP BY r ORDER BY 2 DESC, 1"
+            ).fetchall()
             counts.rejected_by_reason = {str(r): int(n) for r, n in reasons}
             distinct_row = con.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE len(_errors) = 0 "
-                f"GROUP BY {key})").fetchone()
+                f"GROUP BY {key})"
+            ).fetchone()
             assert distinct_row is not None
             distinct = int(distinct_row[0])
             counts.duplicates_in_input = ok - distinct
         derived_types = self._derived_types(con, stage, contract)
         con.execute("BEGIN TRANSACTION")
         try:
-            result = self._commit(wh, contract, manifest, stage, timings, counts, distinct,
-                                  derived_types)
+            result = self._commit(
+                wh, contract, manifest, stage, timings, counts, distinct, derived_types
+            )
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
-        log.info("run.done run_id=%s dataset=%s %s", run_id, dataset,
-                 result.message.replace(", ", " "))
+        log.info(
+            "run.done run_id=%s dataset=%s %s", run_id, dataset, result.message.replace(", ", " ")
+        )
         return result
 
-    def _commit(self, wh: DuckDBWarehouse, contract: Contract, manifest: Manifest, stage: str,
-                timings: dict[str, float], counts: Counts, distinct: int,
-                derived_types: dict[str, str]) -> RunResult:
+    def _commit(
+        self,
+        wh: DuckDBWarehouse,
+        contract: Contract,
+        manifest: Manifest,
+        stage: str,
+        timings: dict[str, float],
+        counts: Counts,
+        distinct: int,
+        derived_types: dict[str, str],
+    ) -> RunResult:
         """Everything that must happen together: load, rejected rows, reports, run record."""
         con = wh.con
         run_id, dataset = manifest.run_id, manifest.dataset
@@ -201,8 +259,9 @@ class LocalEngine:
         table = f"main.{ident(contract.name)}"
         wh.ensure_table(contract, derived_types)
         cols = ", ".join(ident(c) for c in contract.output_columns)
-        match = " AND ".join(f"t.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}"
-                             for k in contract.key_columns)
+        match = " AND ".join(
+            f"t.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}" for k in contract.key_columns
+        )
         with _timed(timings, "load"):
             inserted_row = con.execute(
                 f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
@@ -211,7 +270,8 @@ class LocalEngine:
                 f"  QUALIFY row_number() OVER (PARTITION BY {key} "
                 f"          ORDER BY _file_index, _source_line) = 1) s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
-                {"now": manifest.started_at, "run_id": run_id}).fetchone()
+                {"now": manifest.started_at, "run_id": run_id},
+            ).fetchone()
             assert inserted_row is not None
             counts.valid = int(inserted_row[0])
             counts.duplicates_in_warehouse = distinct - counts.valid
@@ -220,7 +280,8 @@ class LocalEngine:
             con.execute(
                 "INSERT INTO meta.rejected SELECT $run_id, $dataset, _record, _errors, _detail, "
                 f"_source_file, _source_line, $now FROM {stage} WHERE len(_errors) > 0",
-                {"run_id": run_id, "dataset": dataset, "now": manifest.started_at})
+                {"run_id": run_id, "dataset": dataset, "now": manifest.started_at},
+            )
         manifest.counts = counts
         run_rows = f"(SELECT * FROM {table} WHERE run_id = $run_id)"
         outputs: dict[str, list[StoredFile]] = {}
@@ -228,54 +289,82 @@ class LocalEngine:
             outputs["curated"] = self._write_curated(con, contract, table, run_id)
         day = manifest.started_at.strftime("%Y-%m-%d")
         with _timed(timings, "rejected"):
-            rejected_path = self.lake.path("rejected", dataset, f"date={day}",
-                                           f"run_id={run_id}", "part-00000.parquet")
-            outputs["rejected"] = [self.lake.write_parquet(duck.reader(
-                con, "SELECT _record AS record, _errors AS reasons, _detail AS detail, "
+            rejected_path = self.lake.path(
+                "rejected", dataset, f"date={day}", f"run_id={run_id}", "part-00000.parquet"
+            )
+            sql = (
+                "SELECT _record AS record, _errors AS reasons, _detail AS detail, "
                 f"_source_file AS source_file, _source_line AS source_line FROM {stage} "
-                "WHERE len(_errors) > 0"), rejected_path)]
+                "WHERE len(_errors) > 0"
+            )
+            with duck.stream(con, sql) as reader:
+                outputs["rejected"] = [self.lake.write_parquet(reader, rejected_path)]
         with _timed(timings, "reports"):
             params = {"run_id": run_id}
-            quality = profile(con, run_rows, contract,
-                              rejected_by_reason=counts.rejected_by_reason,
-                              rejected_rows=counts.rejected, duplicates=counts.duplicates,
-                              params=params)
-            slices = slice_report(con, run_rows, contract, min_n=self.settings.slice_min_n,
-                                  min_share=self.settings.slice_min_share, params=params)
-            run_doc = {"run_id": run_id, "dataset": dataset,
-                       "started_at": manifest.started_at.isoformat(),
-                       "counts": {**counts.model_dump()}}
+            quality = profile(
+                con,
+                run_rows,
+                contract,
+                rejected_by_reason=counts.rejected_by_reason,
+                rejected_rows=counts.rejected,
+                duplicates=counts.duplicates,
+                params=params,
+            )
+            slices = slice_report(
+                con,
+                run_rows,
+                contract,
+                min_n=self.settings.slice_min_n,
+                min_share=self.settings.slice_min_share,
+                params=params,
+            )
+            run_doc = {
+                "run_id": run_id,
+                "dataset": dataset,
+                "started_at": manifest.started_at.isoformat(),
+                "counts": {**counts.model_dump()},
+            }
             base = self.lake.path("reports", run_id)
             outputs["reports"] = [
                 self.lake.write_json(f"{base}/quality.json", quality),
                 self.lake.write_json(f"{base}/slices.json", slices),
-                self.lake.write_text(f"{base}/report.md",
-                                     render_markdown(run_doc, quality, slices)),
-                self.lake.write_text(f"{base}/report.html",
-                                     render_html(run_doc, quality, slices)),
+                self.lake.write_text(
+                    f"{base}/report.md", render_markdown(run_doc, quality, slices)
+                ),
+                self.lake.write_text(f"{base}/report.html", render_html(run_doc, quality, slices)),
             ]
             for kind, body in (("quality", quality), ("slices", slices)):
-                con.execute("INSERT INTO meta.reports VALUES ($run_id, $dataset, $kind, $body)",
-                            {"run_id": run_id, "dataset": dataset, "kind": kind,
-                             "body": _json(body)})
-        manifest.outputs = {k: [OutputRecord(path=self.lake.display(s.path), rows=s.rows,
-                                             bytes=s.bytes, sha256=s.sha256) for s in v]
-                            for k, v in outputs.items()}
+                con.execute(
+                    "INSERT INTO meta.reports VALUES ($run_id, $dataset, $kind, $body)",
+                    {"run_id": run_id, "dataset": dataset, "kind": kind, "body": _json(body)},
+                )
+        manifest.outputs = {
+            k: [
+                OutputRecord(
+                    path=self.lake.display(s.path), rows=s.rows, bytes=s.bytes, sha256=s.sha256
+                )
+                for s in v
+            ]
+            for k, v in outputs.items()
+        }
         manifest.status = "done"
         manifest.finished_at = datetime.now(UTC)
         manifest.timings = timings
         manifest_path = self.lake.path("manifests", f"{run_id}.json")
         self._record_run(wh, manifest)
         self.lake.write_json(manifest_path, manifest.model_dump(mode="json"))
-        message = (f"{counts.valid} new rows, {counts.rejected} rejected, "
-                   f"{counts.duplicates} duplicates")
+        message = (
+            f"{counts.valid} new rows, {counts.rejected} rejected, {counts.duplicates} duplicates"
+        )
         if counts.valid == 0 and counts.duplicates_in_warehouse:
             message += " (everything valid was already in the warehouse: nothing added)"
-        return RunResult(manifest, message=message, paths=self._paths(manifest, base,
-                                                                        manifest_path))
+        return RunResult(
+            manifest, message=message, paths=self._paths(manifest, base, manifest_path)
+        )
 
-    def _write_curated(self, con: Any, contract: Contract, table: str, run_id: str
-                       ) -> list[StoredFile]:
+    def _write_curated(
+        self, con: Any, contract: Contract, table: str, run_id: str
+    ) -> list[StoredFile]:
         parts = contract.partitions
         exprs = []
         for p in parts:
@@ -291,10 +380,11 @@ class LocalEngine:
         sql = f"SELECT {select} FROM {table} WHERE run_id = $run_id"
         if order:
             sql += f" ORDER BY {order}"
-        reader = duck.reader(con, sql, {"run_id": run_id}, self.settings.batch_rows)
         base = self.lake.path("curated", contract.name)
-        return self.lake.write_partitioned(reader, base, [p.column for p in parts],
-                                           f"part-{run_id}-{{i}}.parquet")
+        with duck.stream(con, sql, {"run_id": run_id}, self.settings.batch_rows) as reader:
+            return self.lake.write_partitioned(
+                reader, base, [p.column for p in parts], f"part-{run_id}-{{i}}.parquet"
+            )
 
     # Helpers -----------------------------------------------------------------------------
     def _hash(self, f: InputFile) -> tuple[str, int]:
@@ -308,30 +398,44 @@ class LocalEngine:
         return digest.hexdigest(), size
 
     def _previous(self, wh: DuckDBWarehouse, run_id: str) -> RunResult | None:
-        row = wh.con.execute("SELECT manifest FROM meta.runs WHERE run_id = ? AND status = 'done'",
-                             [run_id]).fetchone()
+        row = wh.con.execute(
+            "SELECT manifest FROM meta.runs WHERE run_id = ? AND status = 'done'", [run_id]
+        ).fetchone()
         if row is None:
             return None
         manifest = Manifest.model_validate_json(row[0])
-        message = (f"run {run_id} already ingested these inputs at "
-                   f"{manifest.started_at:%Y-%m-%d %H:%M:%S} UTC: nothing added "
-                   "(use --force to validate them again; duplicates are still skipped)")
-        return RunResult(manifest, skipped=True, message=message,
-                         paths=self._paths(manifest, self.lake.path("reports", run_id),
-                                           self.lake.path("manifests", f"{run_id}.json")))
+        message = (
+            f"run {run_id} already ingested these inputs at "
+            f"{manifest.started_at:%Y-%m-%d %H:%M:%S} UTC: nothing added "
+            "(use --force to validate them again; duplicates are still skipped)"
+        )
+        return RunResult(
+            manifest,
+            skipped=True,
+            message=message,
+            paths=self._paths(
+                manifest,
+                self.lake.path("reports", run_id),
+                self.lake.path("manifests", f"{run_id}.json"),
+            ),
+        )
 
     def _paths(self, manifest: Manifest, reports: str, manifest_path: str) -> dict[str, str]:
         d = self.lake.display
         day = manifest.started_at.strftime("%Y-%m-%d")
         return {
-            "raw": d(self.lake.path("raw", manifest.dataset, f"date={day}",
-                                    f"run_id={manifest.run_id}")),
+            "raw": d(
+                self.lake.path("raw", manifest.dataset, f"date={day}", f"run_id={manifest.run_id}")
+            ),
             "curated": d(self.lake.path("curated", manifest.dataset)),
-            "rejected": d(self.lake.path("rejected", manifest.dataset, f"date={day}",
-                                         f"run_id={manifest.run_id}")),
+            "rejected": d(
+                self.lake.path(
+                    "rejected", manifest.dataset, f"date={day}", f"run_id={manifest.run_id}"
+                )
+            ),
             "reports": d(reports),
             "manifest": d(manifest_path),
-            "warehouse": str(self.settings.warehouse),
+            "warehouse": str(self.settings.warehouse.absolute()),
             "table": manifest.dataset,
         }
 
@@ -343,16 +447,26 @@ class LocalEngine:
         wh.con.execute(
             "INSERT OR REPLACE INTO meta.runs VALUES ($run_id, $dataset, $status, $started, "
             "$finished, $input, $valid, $rejected, $duplicates, $lake, $error, $manifest)",
-            {"run_id": m.run_id, "dataset": m.dataset, "status": m.status,
-             "started": m.started_at, "finished": m.finished_at, "input": m.counts.input,
-             "valid": m.counts.valid, "rejected": m.counts.rejected,
-             "duplicates": m.counts.duplicates, "lake": self.lake.uri, "error": m.error,
-             "manifest": m.model_dump_json()})
+            {
+                "run_id": m.run_id,
+                "dataset": m.dataset,
+                "status": m.status,
+                "started": m.started_at,
+                "finished": m.finished_at,
+                "input": m.counts.input,
+                "valid": m.counts.valid,
+                "rejected": m.counts.rejected,
+                "duplicates": m.counts.duplicates,
+                "lake": self.lake.uri,
+                "error": m.error,
+                "manifest": m.model_dump_json(),
+            },
+        )
 
     def _record_failure(self, wh: DuckDBWarehouse, m: Manifest, exc: BaseException) -> None:
         m.status = "failed"
         m.finished_at = datetime.now(UTC)
-        m.error = str(exc) if isinstance(exc, TracklineError) else type(exc).__name__
+        m.error = str(exc) if isinstance(exc, TracklineError) else f"{type(exc).__name__}: {exc}"
         try:
             self._record_run(wh, m)
         except Exception:  # the original error matters more than the bookkeeping

@@ -76,16 +76,21 @@ def jsonable(value: Any) -> Any:
 
 
 def relation_types(
-    con: duckdb.DuckDBPyConnection, relation: str, contract: Contract, params: dict[str, Any] | None
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    contract: Contract,
+    params: dict[str, Any] | None,
+    needed: list[str] | None = None,
 ) -> dict[str, str]:
-    """DuckDB type of each output column, read from the relation's schema (no scan).
+    """DuckDB type of each column of the relation, read from its schema (no scan).
 
-    Fails with the missing names if the relation does not hold every contract column, which
-    means the warehouse table predates the contract version.
+    Fails with the missing names if the relation lacks a `needed` column (default: every
+    output column), which means the warehouse table predates the contract version.
     """
-    rel = con.sql(f"SELECT * FROM {relation} LIMIT 0", params=params)  # noqa: S608 (trusted)
+    rel = con.sql(f"SELECT * FROM {relation} LIMIT 0", params=params)
     types = {name: str(t) for name, t in zip(rel.columns, rel.types, strict=True)}
-    missing = [c for c in contract.output_columns if c not in types]
+    wanted = contract.output_columns if needed is None else needed
+    missing = [c for c in wanted if c not in types]
     if missing:
         raise QueryError(
             f"cannot report on {contract.name!r}: the relation has no column(s) "
@@ -137,7 +142,7 @@ def _aggregates(
             sel.add(name, "max", f"max({col})")
         elif kind == "bool":
             sel.add(name, "true", f"count(*) FILTER (WHERE {col})")
-    sql = f"SELECT {', '.join(sel.exprs)} FROM {relation}"  # noqa: S608 (identifiers quoted)
+    sql = f"SELECT {', '.join(sel.exprs)} FROM {relation}"
     (row,) = con.sql(sql, params=params).fetchall()  # no GROUP BY: always exactly one row
     stats = sel.read(row)
     return int(stats.pop("")["rows"]), stats
@@ -160,7 +165,7 @@ def _top_values(
     sets = ", ".join(f"({c})" for c in cols)
     value = f"COALESCE({', '.join(cols)})" if len(cols) > 1 else cols[0]
     sql = (
-        f"WITH g AS (SELECT CASE {which} END AS _col, {value} AS _value, count(*) AS _n "  # noqa: S608
+        f"WITH g AS (SELECT CASE {which} END AS _col, {value} AS _value, count(*) AS _n "
         f"FROM {relation} GROUP BY GROUPING SETS ({sets})) "
         "SELECT _col, _value, _n FROM g WHERE _value IS NOT NULL "
         "QUALIFY row_number() OVER (PARTITION BY _col ORDER BY _n DESC, _value) <= "

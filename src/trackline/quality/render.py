@@ -53,7 +53,11 @@ def fmt_value(v: Any, limit: int = MAX_TEXT) -> str:
         return MISSING
     if isinstance(v, bool | int | float):
         return fmt_num(v)
-    text = " ".join(str(v).split()) if any(c in str(v) for c in "\r\n\t") else str(v)
+    text = str(v)
+    if not text:
+        return '""'
+    if any(c in text for c in "\r\n\t"):
+        text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -142,7 +146,7 @@ def _run_section(run: dict[str, Any], quality: dict[str, Any]) -> list[Section]:
 
 
 def _profile_section(quality: dict[str, Any]) -> Section:
-    rows = quality.get("rows", 0)
+    rows = quality.get("rows")
     section = Section(
         "Column profile",
         blocks=[
@@ -270,8 +274,8 @@ def _slice_sections(slices: dict[str, Any]) -> list[Section]:
                 d.add(
                     [
                         str(m),
-                        f"{fmt_num(dm.get('max_mean'))} ({fmt_value(dm.get('max_value'), 40)})",
-                        f"{fmt_num(dm.get('min_mean'))} ({fmt_value(dm.get('min_value'), 40)})",
+                        f"{fmt_value(dm.get('max_value'), 40)}: {fmt_num(dm.get('max_mean'))}",
+                        f"{fmt_value(dm.get('min_value'), 40)}: {fmt_num(dm.get('min_mean'))}",
                         fmt_num(dm.get("max_min_ratio")),
                         fmt_num(dm.get("max_min_diff")),
                         fmt_num(dm.get("values_compared")),

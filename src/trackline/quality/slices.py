@@ -65,7 +65,7 @@ def _sql(relation: str, slices: list[str], metrics: list[str]) -> str:
     for j, e in enumerate(m_exprs):
         aggs += [f"avg({e}) AS _mean{j}", f"count({e}) AS _cnt{j}"]
     if not slices:
-        return f"SELECT -1 AS _set, {', '.join(aggs)} FROM {relation}"  # noqa: S608
+        return f"SELECT -1 AS _set, {', '.join(aggs)} FROM {relation}"
 
     cols = [ident(s) for s in slices]
     which = " ".join(f"WHEN GROUPING({c}) = 0 THEN {i}" for i, c in enumerate(cols))
@@ -90,7 +90,7 @@ def _sql(relation: str, slices: list[str], metrics: list[str]) -> str:
     if extreme:
         keep.append(f"({enough} AND ({' OR '.join(extreme)}))")
     return (
-        f"WITH g AS (SELECT CASE {which} ELSE -1 END AS _set, {', '.join(values)}, "  # noqa: S608
+        f"WITH g AS (SELECT CASE {which} ELSE -1 END AS _set, {', '.join(values)}, "
         f"{', '.join(aggs)} FROM {relation} GROUP BY GROUPING SETS ({sets})), "
         f"r AS (SELECT *, {', '.join(windows)} FROM g) "
         f"SELECT * FROM r WHERE _set = -1 OR {' OR '.join(keep)} ORDER BY _set, _rank"
@@ -121,8 +121,10 @@ def slice_report(
         clash = {_MIN_N, _TOP} & set(bound)
         if clash:
             raise ValueError(f"params may not use the reserved name(s) {sorted(clash)}")
-        bound.update({_MIN_N: int(min_n), _TOP: int(max_values)})
-    relation_types(con, relation, contract, params)  # fail early, naming missing columns
+        bound[_TOP] = int(max_values)
+        if metrics:  # DuckDB refuses a bound parameter the query does not use
+            bound[_MIN_N] = int(min_n)
+    relation_types(con, relation, contract, params, [*slices, *metrics])  # names what is missing
     rel = con.sql(_sql(relation, slices, metrics), params=bound or None)
     names = list(rel.columns)
     rows = [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
@@ -150,7 +152,6 @@ def slice_report(
     for i, column in enumerate(slices):
         group = [r for r in rows if r["_set"] == i]
         report["slices"][column] = _slice(
-            column,
             i,
             group,
             metrics,
@@ -164,7 +165,6 @@ def slice_report(
 
 
 def _slice(
-    column: str,
     i: int,
     group: list[dict[str, Any]],
     metrics: list[str],
@@ -175,7 +175,7 @@ def _slice(
     min_share: float,
     max_values: int,
 ) -> dict[str, Any]:
-    """One slice column's section, from its listed values and extreme rows."""
+    """Slice column `i`'s section, from its listed values and extreme rows."""
     k = int(group[0]["_k"]) if group else 0
     even_share = 1.0 / k if k else 0.0
     listed = [r for r in group if r["_rank"] <= max_values]

@@ -38,11 +38,13 @@ def _duckdb(settings: Settings, read_only: bool) -> Warehouse:
 REGISTRY: dict[str, Factory] = {"duckdb": _duckdb}
 
 
-def open_warehouse(settings: Settings, *, read_only: bool = False, kind: str = "duckdb"
-                   ) -> Warehouse:
+def open_warehouse(
+    settings: Settings, *, read_only: bool = False, kind: str = "duckdb"
+) -> Warehouse:
     try:
         factory = REGISTRY[kind]
     except KeyError:
-        raise ConfigError(f"unknown warehouse {kind!r}; known: {', '.join(sorted(REGISTRY))}"
-                          ) from None
+        raise ConfigError(
+            f"unknown warehouse {kind!r}; known: {', '.join(sorted(REGISTRY))}"
+        ) from None
     return factory(settings, read_only)

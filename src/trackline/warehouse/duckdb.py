@@ -63,16 +63,24 @@ class DuckDBWarehouse:
     def __init__(self, path: Path, settings: Settings, *, read_only: bool = False) -> None:
         self.path = path
         if read_only and not path.exists():
-            raise UsageError(f"no warehouse at {path} yet; run `trackline demo` or "
-                             "`trackline ingest` first (or set --home)")
+            raise UsageError(
+                f"no warehouse at {path} yet; run `trackline demo` or "
+                "`trackline ingest` first (or set --home)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duck.connect(path, read_only=read_only, threads=settings.duckdb_threads,
-                                    memory_limit=settings.duckdb_memory_limit,
-                                    temp_directory=path.parent / "duckdb_tmp")
+            self.con = duck.connect(
+                path,
+                read_only=read_only,
+                threads=settings.duckdb_threads,
+                memory_limit=settings.duckdb_memory_limit,
+                temp_directory=path.parent / "duckdb_tmp",
+            )
         except duckdb.IOException as exc:
-            raise TracklineError(f"cannot open the warehouse {path}: {str(exc).splitlines()[0]} "
-                                 "(is another trackline process using it?)") from None
+            raise TracklineError(
+                f"cannot open the warehouse {path}: {str(exc).splitlines()[0]} "
+                "(is another trackline process using it?)"
+            ) from None
         if not read_only:
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(META_DDL)
@@ -81,7 +89,8 @@ class DuckDBWarehouse:
     def table_exists(self, name: str, schema: str = "main") -> bool:
         rows = self.con.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, name]).fetchall()
+            [schema, name],
+        ).fetchall()
         return bool(rows)
 
     def ensure_table(self, contract: Contract, derived_types: dict[str, str]) -> None:
@@ -94,9 +103,14 @@ class DuckDBWarehouse:
             body = ", ".join(f"{ident(n)} {t}" for n, t in columns)
             self.con.execute(f"CREATE TABLE {table} ({body})")
             return
-        have = {r[0] for r in self.con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name = ?", [contract.name]).fetchall()}
+        have = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [contract.name],
+            ).fetchall()
+        }
         for n, t in columns:
             if n not in have:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {ident(n)} {t}")
@@ -118,8 +132,10 @@ class DuckDBWarehouse:
             raise QueryError("give exactly one SQL statement")
         kind = str(statements[0].type).rsplit(".", 1)[-1].upper()
         if kind not in READ_ONLY_STATEMENTS:
-            raise QueryError(f"only read-only queries are allowed here (got {kind}); "
-                             "the warehouse is written by trackline runs")
+            raise QueryError(
+                f"only read-only queries are allowed here (got {kind}); "
+                "the warehouse is written by trackline runs"
+            )
         return self.query(sql)
 
     def close(self) -> None:

@@ -1,0 +1,152 @@
+"""Benchmark: N listening events (NDJSON, 5% invalid of every kind) through the full ingest path.
+
+Prints, for each size: records/s and peak RSS of the ingest, the floor (DuckDB reading the same
+file and writing it unchanged to one Parquet file) and the ratio ingest/floor. Each measured
+step runs in its own child process so its peak RSS is its own.
+
+    .venv/bin/python bench/batch.py                       # 1M events
+    .venv/bin/python bench/batch.py --events 1000000,5000000   # memory growth 1M -> 5M
+
+Targets (issue #2): ingest <= 3x the floor; peak RSS < 1.5 GB at 1M, growing < 20% at 5M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def phase_generate(path: Path, events: int) -> dict[str, float]:
+    from trackline.sources import generator
+
+    start = time.perf_counter()
+    generator.write(
+        "listening_events", events, path, invalid_share=0.05, seed=42, now=datetime.now(UTC)
+    )
+    return {"seconds": time.perf_counter() - start}
+
+
+def phase_floor(path: Path, work: Path) -> dict[str, float]:
+    from trackline import duck
+
+    con = duck.connect()
+    start = time.perf_counter()
+    con.execute(
+        f"COPY (SELECT * FROM read_json('{path}')) TO '{work / 'floor.parquet'}' (FORMAT parquet)"
+    )
+    return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
+
+
+def phase_ingest(path: Path, work: Path) -> dict[str, float]:
+    from trackline.config import Settings
+    from trackline.engines.local import LocalEngine
+
+    settings = Settings.load(home=work / "home")
+    engine = LocalEngine(settings)
+    start = time.perf_counter()
+    result = engine.ingest([str(path)], "listening_events")
+    seconds = time.perf_counter() - start
+    c = result.manifest.counts
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "input": c.input,
+        "valid": c.valid,
+        "rejected": c.rejected,
+        "duplicates": c.duplicates,
+        "timings": result.manifest.timings,
+    }  # type: ignore[dict-item]
+
+
+def child(phase: str, path: Path, work: Path, events: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            phase,
+            "--file",
+            str(path),
+            "--work",
+            str(work),
+            "--events",
+            str(events),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", default="1000000", help="comma-separated sizes")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--file", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        fn = {
+            "generate": lambda: phase_generate(args.file, int(args.events)),
+            "floor": lambda: phase_floor(args.file, args.work),
+            "ingest": lambda: phase_ingest(args.file, args.work),
+        }[args.child]
+        print(json.dumps(fn()))
+        return
+    sizes = [int(s) for s in args.events.split(",")]
+    work = args.work or Path(tempfile.mkdtemp(prefix="trackline-bench-"))
+    results = []
+    try:
+        for n in sizes:
+            d = work / f"n{n}"
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(parents=True)
+            path = d / "listening_events.ndjson"
+            gen = child("generate", path, d, n)
+            size_mb = path.stat().st_size / 1e6
+            floor = child("floor", path, d, n)
+            ingest = child("ingest", path, d, n)
+            ratio = ingest["seconds"] / floor["seconds"]
+            results.append((n, ingest["peak_rss_mb"]))
+            print(f"events={n:,} file={size_mb:.0f}MB generated_in={gen['seconds']:.1f}s")
+            print(
+                f"  floor  (DuckDB read_json -> one Parquet): {floor['seconds']:.2f}s "
+                f"peak_rss={floor['peak_rss_mb']:.0f}MB"
+            )
+            print(
+                f"  ingest (full path): {ingest['seconds']:.2f}s "
+                f"{n / ingest['seconds']:,.0f} records/s peak_rss={ingest['peak_rss_mb']:.0f}MB"
+            )
+            print(
+                f"  counts: input={ingest['input']:,} valid={ingest['valid']:,} "
+                f"rejected={ingest['rejected']:,} duplicates={ingest['duplicates']:,}"
+            )
+            print(f"  steps: {ingest['timings']}")
+            print(f"  ratio ingest/floor: {ratio:.2f}x (target <= 3x)")
+        if len(results) > 1:
+            (n0, r0), (n1, r1) = results[0], results[-1]
+            print(f"peak RSS growth {n0:,} -> {n1:,}: {100 * (r1 - r0) / r0:+.1f}% (target < 20%)")
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TRACKLINE_QUIET", "1")
+    main()

@@ -1,0 +1,161 @@
+"""The local batch engine: accounting, idempotency, lake layout, crash safety."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from trackline import duck
+from trackline.config import Settings
+from trackline.engines.local import LocalEngine
+from trackline.lake import Lake
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def event(i: int, **over: Any) -> dict[str, Any]:
+    rec = {"event_id": f"e{i}", "user_id": f"u{i % 7}", "event_type": "play",
+           "song_id": f"s{i % 13}", "genre": ["rock", "pop", "jazz"][i % 3],
+           "country": ["US", "GB"][i % 2], "position_ms": 1000, "duration_ms": 200_000,
+           "timestamp": (NOW - timedelta(hours=i)).isoformat()}
+    rec.update(over)
+    return rec
+
+
+def write_ndjson(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def table_rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    con = duck.connect(settings.warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(home=tmp_path / "home")
+
+
+def test_mixed_formats_account_for_every_record(settings: Settings, tmp_path: Path) -> None:
+    nd = write_ndjson(tmp_path / "a.ndjson", [event(0), event(1), "{oops", event(2, genre=None),
+                                               event(1), event(3, event_type="dance")])
+    csv = tmp_path / "b.csv"
+    csv.write_text("event_id,user_id,event_type,song_id,timestamp\n"
+                   f"e10,u1,play,s1,{NOW.isoformat()}\n"
+                   "e11,u1,play\n"  # wrong column count
+                   f"e12,u1,PLAY ,s2,{(NOW + timedelta(days=1)).isoformat()}\n")
+    pq.write_table(pa.table({"event_id": ["e20", "e21"], "user_id": ["u1", None],
+                             "event_type": ["skip", "skip"], "song_id": ["s1", "s1"],
+                             "timestamp": pa.array([NOW, NOW], pa.timestamp("us", "UTC"))}),
+                   tmp_path / "c.parquet")
+    (tmp_path / "d.json").write_text(json.dumps([event(30), event(0)]))
+
+    result = LocalEngine(settings).ingest([str(tmp_path / "*.*")], "listening_events")
+    c = result.manifest.counts
+    assert c.input == 6 + 3 + 2 + 2
+    assert (c.valid, c.rejected, c.duplicates) == (6, 5, 2)
+    assert c.duplicates_in_input == 2  # e1 twice in a.ndjson, e0 again in d.json
+    assert c.rejected_by_reason == {"malformed": 2, "enum:event_type": 1,
+                                    "not_future:timestamp": 1, "required:user_id": 1}
+    [(n,)] = table_rows(settings, "SELECT count(*) FROM listening_events")
+    assert n == 6
+    [(n,)] = table_rows(settings, "SELECT count(*) FROM meta.rejected")
+    assert n == 5
+    # the first occurrence of a duplicated key wins (file order, then line order)
+    [(genre,)] = table_rows(settings, "SELECT genre FROM listening_events WHERE event_id='e0'")
+    assert genre == "rock"
+    # normalisation reached the warehouse
+    assert table_rows(settings, "SELECT event_type FROM listening_events WHERE event_id='e10'"
+                      ) == [("play",)]
+
+
+def test_lake_layout_manifest_and_reports(settings: Settings, tmp_path: Path) -> None:
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(60)] + ["{bad"])
+    result = LocalEngine(settings).ingest([str(nd)], "listening_events")
+    m = result.manifest
+    lake = Lake(settings.lake)
+    root = Path(settings.lake)
+    day = m.started_at.strftime("%Y-%m-%d")
+    landed = root / "raw" / "listening_events" / f"date={day}" / f"run_id={m.run_id}"
+    assert (landed / "part-00000-ev.ndjson").read_bytes() == nd.read_bytes()
+    curated = ds.dataset(root / "curated" / "listening_events", partitioning="hive")
+    assert curated.count_rows() == m.counts.valid == 60
+    days = {p.name for p in (root / "curated" / "listening_events").iterdir()}
+    assert all(d.startswith("timestamp_day=") for d in days) and len(days) >= 3
+    rejected = pq.read_table(root / "rejected" / "listening_events" / f"date={day}" /
+                             f"run_id={m.run_id}" / "part-00000.parquet")
+    assert rejected.to_pylist()[0]["record"] == "{bad"
+    assert rejected.to_pylist()[0]["source_line"] == 61
+    doc = lake.read_json(str(root / "manifests" / f"{m.run_id}.json"))
+    assert doc["counts"]["input"] == 61 and doc["status"] == "done"
+    assert doc["inputs"][0]["sha256"] == m.inputs[0].sha256
+    assert sum(o["rows"] for o in doc["outputs"]["curated"]) == 60
+    assert {"hash", "land", "validate", "load", "curated", "reports"} <= set(doc["timings"])
+    for name in ("quality.json", "slices.json", "report.md", "report.html"):
+        assert (root / "reports" / m.run_id / name).stat().st_size > 0
+    slices = json.loads((root / "reports" / m.run_id / "slices.json").read_text())
+    assert {"genre", "country", "device"} <= set(slices["slices"])
+
+
+def test_same_inputs_twice_add_nothing_and_say_so(settings: Settings, tmp_path: Path) -> None:
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(20)])
+    engine = LocalEngine(settings)
+    first = engine.ingest([str(nd)], "listening_events")
+    again = engine.ingest([str(nd)], "listening_events")
+    assert again.skipped and again.manifest.run_id == first.manifest.run_id
+    assert "nothing added" in again.message
+    forced = engine.ingest([str(nd)], "listening_events", force=True)
+    assert forced.manifest.run_id != first.manifest.run_id
+    assert forced.manifest.counts.valid == 0
+    assert forced.manifest.counts.duplicates_in_warehouse == 20
+    # the same records arriving in a new file with one new record add exactly one row
+    more = write_ndjson(tmp_path / "more.ndjson", [event(i) for i in range(21)])
+    third = engine.ingest([str(more)], "listening_events")
+    assert third.manifest.counts.valid == 1
+    [(n,)] = table_rows(settings, "SELECT count(*) FROM listening_events")
+    assert n == 21
+
+
+def test_memory_lake_needs_no_code_change(tmp_path: Path) -> None:
+    uri = f"memory://lake-{uuid.uuid4().hex}"
+    settings = Settings.load(home=tmp_path / "home", lake_uri=uri)
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(10)])
+    result = LocalEngine(settings).ingest([str(nd)], "listening_events")
+    lake = Lake(uri)
+    files = lake.fs.find(lake.path("curated", "listening_events"))
+    assert files and all(f.endswith(".parquet") for f in files)
+    assert result.paths["curated"].startswith("memory://")
+    assert lake.exists(lake.path("manifests", f"{result.manifest.run_id}.json"))
+
+
+def test_a_run_that_dies_leaves_no_rows_and_reruns(settings: Settings, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(15)])
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full (injected)")
+
+    with monkeypatch.context() as m:
+        m.setattr(Lake, "write_partitioned", boom)
+        with pytest.raises(OSError):
+            LocalEngine(settings).ingest([str(nd)], "listening_events")
+    # rolled back: not even the table the run created is left
+    assert table_rows(settings, "SELECT count(*) FROM information_schema.tables "
+                      "WHERE table_name = 'listening_events'") == [(0,)]
+    assert table_rows(settings, "SELECT status, error FROM meta.runs") == [
+        ("failed", "OSError: disk full (injected)")]
+    result = LocalEngine(settings).ingest([str(nd)], "listening_events")
+    assert result.manifest.counts.valid == 15 and not result.skipped
+    assert table_rows(settings, "SELECT status FROM meta.runs") == [("done",)]
