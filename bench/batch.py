@@ -46,9 +46,8 @@ def phase_floor(path: Path, work: Path) -> dict[str, float]:
 
     con = duck.connect()
     start = time.perf_counter()
-    con.execute(
-        f"COPY (SELECT * FROM read_json('{path}')) TO '{work / 'floor.parquet'}' (FORMAT parquet)"
-    )
+    src = f"read_json('{path}', format='newline_delimited', ignore_errors=true)"
+    con.execute(f"COPY (SELECT * FROM {src}) TO '{work / 'floor.parquet'}' (FORMAT parquet)")
     return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
 
 

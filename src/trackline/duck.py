@@ -49,8 +49,12 @@ def table(
 
 
 @contextmanager
-def stream(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
-           batch_rows: int = 65_536) -> Iterator[pa.RecordBatchReader]:
+def stream(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[pa.RecordBatchReader]:
     """Stream a query's result as Arrow batches (bounded memory).
 
     The stream is closed on the way out, even on error: DuckDB refuses further statements on a

@@ -22,10 +22,17 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def event(i: int, **over: Any) -> dict[str, Any]:
-    rec = {"event_id": f"e{i}", "user_id": f"u{i % 7}", "event_type": "play",
-           "song_id": f"s{i % 13}", "genre": ["rock", "pop", "jazz"][i % 3],
-           "country": ["US", "GB"][i % 2], "position_ms": 1000, "duration_ms": 200_000,
-           "timestamp": (NOW - timedelta(hours=i)).isoformat()}
+    rec = {
+        "event_id": f"e{i}",
+        "user_id": f"u{i % 7}",
+        "event_type": "play",
+        "song_id": f"s{i % 13}",
+        "genre": ["rock", "pop", "jazz"][i % 3],
+        "country": ["US", "GB"][i % 2],
+        "position_ms": 1000,
+        "duration_ms": 200_000,
+        "timestamp": (NOW - timedelta(hours=i)).isoformat(),
+    }
     rec.update(over)
     return rec
 
@@ -49,17 +56,29 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_mixed_formats_account_for_every_record(settings: Settings, tmp_path: Path) -> None:
-    nd = write_ndjson(tmp_path / "a.ndjson", [event(0), event(1), "{oops", event(2, genre=None),
-                                               event(1), event(3, event_type="dance")])
+    write_ndjson(
+        tmp_path / "a.ndjson",
+        [event(0), event(1), "{oops", event(2, genre=None), event(1), event(3, event_type="dance")],
+    )
     csv = tmp_path / "b.csv"
-    csv.write_text("event_id,user_id,event_type,song_id,timestamp\n"
-                   f"e10,u1,play,s1,{NOW.isoformat()}\n"
-                   "e11,u1,play\n"  # wrong column count
-                   f"e12,u1,PLAY ,s2,{(NOW + timedelta(days=1)).isoformat()}\n")
-    pq.write_table(pa.table({"event_id": ["e20", "e21"], "user_id": ["u1", None],
-                             "event_type": ["skip", "skip"], "song_id": ["s1", "s1"],
-                             "timestamp": pa.array([NOW, NOW], pa.timestamp("us", "UTC"))}),
-                   tmp_path / "c.parquet")
+    csv.write_text(
+        "event_id,user_id,event_type,song_id,timestamp\n"
+        f"e10,u1,play,s1,{NOW.isoformat()}\n"
+        "e11,u1,play\n"  # wrong column count
+        f"e12,u1,PLAY ,s2,{(NOW + timedelta(days=1)).isoformat()}\n"
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "event_id": ["e20", "e21"],
+                "user_id": ["u1", None],
+                "event_type": ["skip", "skip"],
+                "song_id": ["s1", "s1"],
+                "timestamp": pa.array([NOW, NOW], pa.timestamp("us", "UTC")),
+            }
+        ),
+        tmp_path / "c.parquet",
+    )
     (tmp_path / "d.json").write_text(json.dumps([event(30), event(0)]))
 
     result = LocalEngine(settings).ingest([str(tmp_path / "*.*")], "listening_events")
@@ -67,8 +86,12 @@ def test_mixed_formats_account_for_every_record(settings: Settings, tmp_path: Pa
     assert c.input == 6 + 3 + 2 + 2
     assert (c.valid, c.rejected, c.duplicates) == (6, 5, 2)
     assert c.duplicates_in_input == 2  # e1 twice in a.ndjson, e0 again in d.json
-    assert c.rejected_by_reason == {"malformed": 2, "enum:event_type": 1,
-                                    "not_future:timestamp": 1, "required:user_id": 1}
+    assert c.rejected_by_reason == {
+        "malformed": 2,
+        "enum:event_type": 1,
+        "not_future:timestamp": 1,
+        "required:user_id": 1,
+    }
     [(n,)] = table_rows(settings, "SELECT count(*) FROM listening_events")
     assert n == 6
     [(n,)] = table_rows(settings, "SELECT count(*) FROM meta.rejected")
@@ -77,8 +100,9 @@ def test_mixed_formats_account_for_every_record(settings: Settings, tmp_path: Pa
     [(genre,)] = table_rows(settings, "SELECT genre FROM listening_events WHERE event_id='e0'")
     assert genre == "rock"
     # normalisation reached the warehouse
-    assert table_rows(settings, "SELECT event_type FROM listening_events WHERE event_id='e10'"
-                      ) == [("play",)]
+    assert table_rows(settings, "SELECT event_type FROM listening_events WHERE event_id='e10'") == [
+        ("play",)
+    ]
 
 
 def test_lake_layout_manifest_and_reports(settings: Settings, tmp_path: Path) -> None:
@@ -94,8 +118,14 @@ def test_lake_layout_manifest_and_reports(settings: Settings, tmp_path: Path) ->
     assert curated.count_rows() == m.counts.valid == 60
     days = {p.name for p in (root / "curated" / "listening_events").iterdir()}
     assert all(d.startswith("timestamp_day=") for d in days) and len(days) >= 3
-    rejected = pq.read_table(root / "rejected" / "listening_events" / f"date={day}" /
-                             f"run_id={m.run_id}" / "part-00000.parquet")
+    rejected = pq.read_table(
+        root
+        / "rejected"
+        / "listening_events"
+        / f"date={day}"
+        / f"run_id={m.run_id}"
+        / "part-00000.parquet"
+    )
     assert rejected.to_pylist()[0]["record"] == "{bad"
     assert rejected.to_pylist()[0]["source_line"] == 61
     doc = lake.read_json(str(root / "manifests" / f"{m.run_id}.json"))
@@ -140,8 +170,9 @@ def test_memory_lake_needs_no_code_change(tmp_path: Path) -> None:
     assert lake.exists(lake.path("manifests", f"{result.manifest.run_id}.json"))
 
 
-def test_a_run_that_dies_leaves_no_rows_and_reruns(settings: Settings, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_dies_leaves_no_rows_and_reruns(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(15)])
 
     def boom(*args: Any, **kwargs: Any) -> Any:
@@ -152,10 +183,13 @@ def test_a_run_that_dies_leaves_no_rows_and_reruns(settings: Settings, tmp_path:
         with pytest.raises(OSError):
             LocalEngine(settings).ingest([str(nd)], "listening_events")
     # rolled back: not even the table the run created is left
-    assert table_rows(settings, "SELECT count(*) FROM information_schema.tables "
-                      "WHERE table_name = 'listening_events'") == [(0,)]
+    assert table_rows(
+        settings,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'listening_events'",
+    ) == [(0,)]
     assert table_rows(settings, "SELECT status, error FROM meta.runs") == [
-        ("failed", "OSError: disk full (injected)")]
+        ("failed", "OSError: disk full (injected)")
+    ]
     result = LocalEngine(settings).ingest([str(nd)], "listening_events")
     assert result.manifest.counts.valid == 15 and not result.skipped
     assert table_rows(settings, "SELECT status FROM meta.runs") == [("done",)]

@@ -34,8 +34,15 @@ def state(ctx: typer.Context) -> State:
     return obj if isinstance(obj, State) else State()
 
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+def _console(stderr: bool = False) -> Console:
+    """Full-width tables on a terminal; a fixed wide layout when piped (no wrapping at 80)."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr, width=width)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def print_json(obj: Any) -> None:

@@ -161,14 +161,19 @@ class Kernel:
 
         typed_cols: list[str] = []
         present_cols: list[str] = []
+        trimmed_cols: list[str] = []
         for name, spec in c.fields.items():
             r = ident("r__" + name)
-            expr, present = _cast(r, spec, raw_types[name])
+            text = _text_input(spec, raw_types[name])
+            if text is not None:  # trim once; every later use reads the column
+                trimmed_cols.append(f"trim({text.format(r=r)}, {WS}) AS {ident('t__' + name)}")
+            expr, present = _cast(r, ident("t__" + name), spec, raw_types[name])
             typed_cols.append(f"{expr} AS {ident(name)}")
             present_cols.append(f"{present} AS {ident('p__' + name)}")
+        trimmed = "trimmed AS (SELECT *" + "".join(f", {t}" for t in trimmed_cols) + " FROM raw)"
         typed = (
             "typed AS (SELECT _source_file, _source_line, _record, _detail, "
-            f"{', '.join(typed_cols)}, {', '.join(present_cols)} FROM raw)"
+            f"{', '.join(typed_cols)}, {', '.join(present_cols)} FROM trimmed)"
         )
         derived_cols = [f"try({sql}) AS {ident(name)}" for name, sql in c.derived.items()]
         derived = "derived AS (SELECT *" + "".join(f", {d}" for d in derived_cols) + " FROM typed)"
@@ -185,7 +190,7 @@ class Kernel:
             "CASE WHEN len(_errors) > 0 THEN _record END AS _record, "
             "_detail, _source_file, _source_line FROM checked"
         )
-        sql = f"WITH {raw_cte}, {typed}, {derived}, {checked} {final}"
+        sql = f"WITH {raw_cte}, {trimmed}, {typed}, {derived}, {checked} {final}"
         return Program(sql=sql, shape="json" if json_shape else "columns")
 
     def _checks(self) -> Iterable[str]:
@@ -309,41 +314,48 @@ def new_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     return duck.connect(threads=threads)
 
 
-def _cast(r: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, str]:
-    """SQL for the typed value and for 'a value was given' of one field."""
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t))
+
+
+def _compatible(spec: FieldSpec, t: pa.DataType) -> bool:
+    """Typed inputs that cast to the field's type without going through text."""
+    if spec.type in ("int64", "float64"):
+        return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
+    if spec.type in ("timestamp", "date"):
+        return bool(pa.types.is_timestamp(t) or pa.types.is_date(t))
+    return spec.type == "bool" and bool(pa.types.is_boolean(t))
+
+
+def _text_input(spec: FieldSpec, raw_type: pa.DataType) -> str | None:
+    """How to read the raw value as text (a format with {r}), or None for a typed input."""
+    if _is_text(raw_type):
+        return "{r}"
+    return None if _compatible(spec, raw_type) else "CAST({r} AS VARCHAR)"
+
+
+def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, str]:
+    """SQL for the typed value and for 'a value was given' of one field.
+
+    `r` is the raw column, `t` its trimmed text (present when `_text_input` is not None).
+    """
     target = DUCKDB_TYPES[spec.type]
-    is_text = (
-        pa.types.is_string(raw_type)
-        or pa.types.is_large_string(raw_type)
-        or pa.types.is_null(raw_type)
-    )
-    if not is_text:
-        compatible = (
-            (
-                spec.type in ("int64", "float64")
-                and (pa.types.is_integer(raw_type) or pa.types.is_floating(raw_type))
-            )
-            or (
-                spec.type in ("timestamp", "date")
-                and (pa.types.is_timestamp(raw_type) or pa.types.is_date(raw_type))
-            )
-            or (spec.type == "bool" and pa.types.is_boolean(raw_type))
-        )
-        if compatible:
-            if spec.type == "int64" and pa.types.is_floating(raw_type):
-                expr = f"CASE WHEN {r} = trunc({r}) THEN TRY_CAST({r} AS BIGINT) END"
-            elif spec.type == "float64":
-                expr = f"CASE WHEN isfinite({r}) THEN CAST({r} AS DOUBLE) END"
-            else:
-                expr = f"TRY_CAST({r} AS {target})"
-            return expr, f"{r} IS NOT NULL"
-        r = f"CAST({r} AS VARCHAR)"
-    t = f"trim({r}, {WS})"
+    if _text_input(spec, raw_type) is None:
+        if spec.type == "int64" and pa.types.is_floating(raw_type):
+            expr = f"CASE WHEN {r} = trunc({r}) THEN TRY_CAST({r} AS BIGINT) END"
+        elif spec.type == "float64":
+            expr = f"CASE WHEN isfinite({r}) THEN CAST({r} AS DOUBLE) END"
+        else:
+            expr = f"TRY_CAST({r} AS {target})"
+        return expr, f"{r} IS NOT NULL"
     present = f"coalesce({t} <> '', false)"
     if spec.type == "string":
-        value = {None: r, "trim": t, "lower_trim": f"lower({t})", "upper_trim": f"upper({t})"}[
-            spec.normalize
-        ]
+        value = {
+            None: r if _is_text(raw_type) else f"CAST({r} AS VARCHAR)",
+            "trim": t,
+            "lower_trim": f"lower({t})",
+            "upper_trim": f"upper({t})",
+        }[spec.normalize]
         return f"CASE WHEN {present} THEN {value} END", present
     if spec.type == "int64":
         expr = f"CASE WHEN regexp_full_match({t}, '{INT_RE}') THEN TRY_CAST({t} AS BIGINT) END"
@@ -358,11 +370,12 @@ def _cast(r: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, str]:
             "WHEN '1' THEN true WHEN '0' THEN false END"
         )
     elif spec.type == "timestamp":
-        expr = f"CASE WHEN regexp_full_match({t}, '{TS_RE}') THEN TRY_CAST({t} AS TIMESTAMPTZ) END"
+        # DuckDB's cast is the ISO parser; the digit guard refuses 'epoch', 'infinity', 'now'
+        expr = f"CASE WHEN left({t}, 1) BETWEEN '0' AND '9' THEN TRY_CAST({t} AS TIMESTAMPTZ) END"
     else:  # date
         expr = (
             f"CASE WHEN regexp_full_match({t}, '{DATE_RE}') THEN TRY_CAST({t} AS DATE) "
-            f"WHEN regexp_full_match({t}, '{TS_RE}') THEN "
+            f"WHEN left({t}, 1) BETWEEN '0' AND '9' THEN "
             f"CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS DATE) END"
         )
     return expr, present

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class LocalEngine:
             dataset,
             contract.digest,
             config_hash,
-            [h for h, _ in hashes] + ([started.isoformat()] if force else []),
+            [h for h, _ in hashes] + ([uuid.uuid4().hex] if force else []),
         )
         manifest = Manifest(
             run_id=run_id,

@@ -1,0 +1,5 @@
+"""`python -m trackline` runs the CLI."""
+
+from trackline.cli.main import run
+
+run()
