@@ -179,7 +179,7 @@ def test_a_run_that_dies_leaves_no_rows_and_reruns(
         raise OSError("disk full (injected)")
 
     with monkeypatch.context() as m:
-        m.setattr(Lake, "write_partitioned", boom)
+        m.setattr(Lake, "write_json", boom)
         with pytest.raises(OSError):
             LocalEngine(settings).ingest([str(nd)], "listening_events")
     # rolled back: not even the table the run created is left

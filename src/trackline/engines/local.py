@@ -15,17 +15,20 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import fsspec
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from trackline import __version__, duck
 from trackline.config import Settings
-from trackline.contracts.kernel import Kernel, ident
+from trackline.contracts.kernel import Kernel, ident, literal
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
 from trackline.errors import TracklineError
@@ -143,12 +146,9 @@ class LocalEngine:
         run_id, dataset = manifest.run_id, manifest.dataset
         day = manifest.started_at.strftime("%Y-%m-%d")
         raw_dir = self.lake.path("raw", dataset, f"date={day}", f"run_id={run_id}")
-        with _timed(timings, "land"), self.reporter.task("landing raw files", len(files)) as t:
-            for i, (f, rec) in enumerate(zip(files, manifest.inputs, strict=True)):
-                landed = self.lake.land(f.uri, f"{raw_dir}/part-{i:05d}-{f.name}")
-                rec.landed = self.lake.display(landed.path)
-                t.advance(1)
-
+        # Landing is I/O: it runs beside validation and is joined before anything commits.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackline-land")
+        landing = pool.submit(self._land, files, manifest, raw_dir, timings)
         stage = f"staging.{ident(run_id)}"
         con = wh.con
         con.execute(f"DROP TABLE IF EXISTS {stage}")
@@ -157,12 +157,24 @@ class LocalEngine:
             for i, f in enumerate(files):
                 self._stage_file(wh, kernel, f, i, stage, manifest.started_at, t, create=(i == 0))
         try:
+            landing.result()
             return self._load(wh, contract, manifest, stage, timings)
         except BaseException as exc:
             self._record_failure(wh, manifest, exc)
             raise
         finally:
+            pool.shutdown(wait=True)
             con.execute(f"DROP TABLE IF EXISTS {stage}")
+
+    def _land(
+        self, files: list[InputFile], manifest: Manifest, raw_dir: str, timings: dict[str, float]
+    ) -> None:
+        with _timed(timings, "land"):
+            for i, (f, rec) in enumerate(zip(files, manifest.inputs, strict=True)):
+                landed = self.lake.land(
+                    f.uri, f"{raw_dir}/part-{i:05d}-{f.name}", sha256=rec.sha256
+                )
+                rec.landed = self.lake.display(landed.path)
 
     def _stage_file(
         self,
@@ -377,15 +389,33 @@ class LocalEngine:
             else:
                 exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
         select = ", ".join(["*", *exprs])
-        order = ", ".join(ident(p.column) for p in parts)
         sql = f"SELECT {select} FROM {table} WHERE run_id = $run_id"
-        if order:
-            sql += f" ORDER BY {order}"
         base = self.lake.path("curated", contract.name)
+        columns = [p.column for p in parts]
+        pattern = f"part-{run_id}-{{i}}"
+        if self.lake.is_local:  # DuckDB's own parallel writer; same layout as the Arrow path
+            options = [
+                "FORMAT parquet",
+                f"FILENAME_PATTERN {literal(pattern)}",
+                "OVERWRITE_OR_IGNORE true",
+                "RETURN_FILES true",
+            ]
+            if columns:
+                options.append(f"PARTITION_BY ({', '.join(ident(c) for c in columns)})")
+            else:
+                base = f"{base}/{pattern.replace('{i}', '0')}.parquet"
+            Path(self.lake.path("curated", contract.name)).mkdir(parents=True, exist_ok=True)
+            row = con.execute(
+                f"COPY ({sql}) TO {literal(base)} ({', '.join(options)})", {"run_id": run_id}
+            ).fetchone()
+            paths = sorted(row[1] or []) if columns and row is not None else [base]
+            return [
+                self.lake.stored(p, pq.ParquetFile(p).metadata.num_rows)
+                for p in paths
+                if Path(p).is_file()
+            ]
         with duck.stream(con, sql, {"run_id": run_id}, self.settings.batch_rows) as reader:
-            return self.lake.write_partitioned(
-                reader, base, [p.column for p in parts], f"part-{run_id}-{{i}}.parquet"
-            )
+            return self.lake.write_partitioned(reader, base, columns, pattern + ".parquet")
 
     # Helpers -----------------------------------------------------------------------------
     def _hash(self, f: InputFile) -> tuple[str, int]:
