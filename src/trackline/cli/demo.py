@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,16 +76,27 @@ def demo(
     )
     out.print(f"  warehouse  {settings.warehouse}", markup=False)
     out.print("\n[bold]next[/]")
-    h = f" --home {home}" if str(home) != ".trackline" else ""
+    h = _command() + (f" --home {home}" if str(home) != ".trackline" else "")
     for cmd in (
-        f"trackline{h} runs",
-        f"trackline{h} report {first.manifest.run_id}",
-        f"trackline{h} runs show {first.manifest.run_id}",
-        f'trackline{h} query "SELECT genre, count(*) AS n FROM listening_events '
-        'GROUP BY 1 ORDER BY 2 DESC"',
-        f'trackline{h} query "SELECT dataset, reasons, detail, record FROM meta.rejected LIMIT 5"',
+        f"{h} runs",
+        f"{h} report {first.manifest.run_id}",
+        f"{h} runs show {first.manifest.run_id}",
+        f'{h} query "SELECT genre, count(*) AS n FROM listening_events GROUP BY 1 ORDER BY 2 DESC"',
+        f'{h} query "SELECT dataset, reasons, detail, record FROM meta.rejected LIMIT 5"',
     ):
         out.print(f"  {cmd}", markup=False)
+
+
+def _command() -> str:
+    """How the user can type this CLI: `trackline` when it is on PATH, else its path."""
+    exe = Path(sys.argv[0])
+    found = shutil.which("trackline")
+    if exe.name != "trackline" or (found and Path(found).resolve() == exe.resolve()):
+        return "trackline"
+    try:
+        return str(exe.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
 
 
 def register(app: typer.Typer) -> None:
