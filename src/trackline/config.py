@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file")
     contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")
     batch_rows: int = Field(default=65_536, ge=1, description="Rows per batch read from inputs")
-    duckdb_memory_limit: str = Field(default="2GB", description="DuckDB memory limit (spills past)")
+    duckdb_memory_limit: str = Field(default="1GB", description="DuckDB memory limit (spills past)")
     duckdb_threads: int | None = Field(default=None, ge=1, description="DuckDB threads (all cores)")
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
