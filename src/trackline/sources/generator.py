@@ -52,6 +52,7 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract, FieldSpec
 from trackline.errors import UsageError
 from trackline.sources.base import Format
+from trackline.sources.files import EXTENSIONS  # one table of formats for readers and writers
 
 #: Every kind of invalid record the generator can make, in the order they take turns.
 INVALID_KINDS: tuple[str, ...] = (
@@ -82,13 +83,6 @@ ATTEMPTS = 25  # fresh base records a mutation may try before giving up
 WS = " \t\r\n"  # what the kernel trims
 VARIANT = {h: "89ab"[int(h, 16) & 3] for h in "0123456789abcdef"}  # RFC 4122 variant digit
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-EXTENSIONS: dict[str, Format] = {
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".json": "json",
-    ".csv": "csv",
-    ".parquet": "parquet",
-}
 
 
 class Labelled(NamedTuple):
