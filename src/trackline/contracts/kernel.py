@@ -97,9 +97,16 @@ class KernelResult:
 class Kernel:
     """The compiled validation program for one contract."""
 
-    def __init__(self, contract: Contract, *, future_tolerance_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        future_tolerance_seconds: int = 300,
+        threads: int | None = None,
+    ) -> None:
         self.contract = contract
         self.tolerance = future_tolerance_seconds
+        self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: dict[pa.Schema, Program] = {}
 
@@ -230,9 +237,27 @@ class Kernel:
     # Execution ---------------------------------------------------------------------------
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The kernel's own in-memory DuckDB: checking touches no database file."""
         if self._con is None:
-            self._con = new_connection()
+            self._con = new_connection(self.threads)
         return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def derived_types(self, schema: pa.Schema) -> dict[str, str]:
+        """DuckDB types of the derived columns for inputs of this schema (for table DDL)."""
+        con = self.connection
+        con.register("input", schema.empty_table())
+        try:
+            rows = con.sql(
+                f"DESCRIBE ({self.compile(schema).sql})", params={"now": datetime.now(UTC)}
+            ).fetchall()
+        finally:
+            con.unregister("input")
+        return {str(r[0]): str(r[1]) for r in rows if r[0] in self.contract.derived}
 
     def run(
         self, data: pa.Table | pa.RecordBatch, *, now: datetime | None = None, dedup: bool = True
