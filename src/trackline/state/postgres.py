@@ -80,7 +80,7 @@ class PostgresStore(SQLStore):
 
     def __init__(self, uri: str, cipher: Cipher) -> None:
         conninfo, self.schema = parse_uri(uri)
-        super().__init__(cipher, where=f"{redact_uri(uri)} (schema {self.schema})")
+        super().__init__(cipher, where=redact_uri(uri))
         self._psycopg = require_extra("psycopg", "postgres")
         self._jsonb = require_extra("psycopg.types.json", "postgres").Jsonb
         self._lock = threading.RLock()
@@ -116,12 +116,6 @@ class PostgresStore(SQLStore):
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-    def drop_schema(self) -> None:
-        """Remove every table of this store (tests clean up their schema with it)."""
-        ident = self._psycopg.sql.Identifier(self.schema)
-        with self._tx() as tx:
-            tx.cur.execute(self._psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(ident))
 
 
 def open_store(uri: str, settings: Settings) -> PostgresStore:
