@@ -1,8 +1,9 @@
 """The local batch engine: files -> landing -> kernel -> warehouse + curated lake + reports.
 
-Every step is set-oriented inside DuckDB: input batches stream through the compiled kernel into
-an on-disk staging table, then a few SQL statements dedup, load, profile and export. Nothing
-is held in Python per row, and memory stays bounded by DuckDB's limit, not by input size.
+Every step is set-oriented: input batches stream through the compiled kernel straight into the
+warehouse table (rejected rows into their Parquet file), then a few SQL statements dedup,
+profile and export. Nothing is held in Python per row, and memory stays bounded by the batch
+size and DuckDB's limit, not by input size.
 
 The load, the run record and the reports are committed in one DuckDB transaction, so a run
 that dies half way leaves no rows behind and can simply be run again.

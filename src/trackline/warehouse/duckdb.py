@@ -21,7 +21,6 @@ from trackline.errors import QueryError, TracklineError, UsageError
 
 META_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
-CREATE SCHEMA IF NOT EXISTS staging;
 CREATE TABLE IF NOT EXISTS meta.runs (
     run_id VARCHAR PRIMARY KEY,
     dataset VARCHAR NOT NULL,
