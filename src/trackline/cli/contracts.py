@@ -9,7 +9,6 @@ import yaml
 from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
-from trackline.contracts.loader import ContractRegistry
 
 group = typer.Typer(help="Dataset contracts: list them, show one.", no_args_is_help=True)
 
@@ -19,6 +18,8 @@ def list_(
     ctx: typer.Context, json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
 ) -> None:
     """List every contract (built-in and from contracts_dir)."""
+    from trackline.contracts.loader import ContractRegistry
+
     reg = ContractRegistry(state(ctx).settings().contracts_dir)
     rows: list[dict[str, Any]] = [
         {
@@ -55,6 +56,8 @@ def show(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one contract as YAML (or JSON)."""
+    from trackline.contracts.loader import ContractRegistry
+
     c = ContractRegistry(state(ctx).settings().contracts_dir).get(name)
     doc = c.model_dump(mode="json", exclude_defaults=False)
     doc["fields"] = {

@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
-from trackline.demo import run_demo
 
 
 def demo(
@@ -28,6 +27,8 @@ def demo(
     st = state(ctx)
     settings = st.settings()
     start = time.perf_counter()
+    from trackline.demo import run_demo
+
     result = run_demo(
         settings, count=count, invalid_share=invalid_share, seed=seed, reporter=st.reporter()
     )

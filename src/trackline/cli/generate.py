@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from trackline.cli.common import out, print_json, state
-from trackline.contracts.loader import ContractRegistry
-from trackline.sources import generator
 
 
 def generate(
@@ -32,6 +30,9 @@ def generate(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Write realistic records, with invalid ones of every kind the contract catches."""
+    from trackline.contracts.loader import ContractRegistry
+    from trackline.sources import generator
+
     contracts = ContractRegistry(state(ctx).settings().contracts_dir)
     result = generator.write(
         dataset, count, out_path, invalid_share=invalid_share, seed=seed, contracts=contracts

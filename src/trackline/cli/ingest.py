@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
-from trackline.engines.local import LocalEngine, RunResult
+
+if TYPE_CHECKING:
+    from trackline.engines.local import RunResult
 
 
 def ingest(
@@ -23,6 +25,8 @@ def ingest(
 ) -> None:
     """Validate files against a contract and land them in the lake and the warehouse."""
     st = state(ctx)
+    from trackline.engines.local import LocalEngine
+
     engine = LocalEngine(st.settings(), reporter=st.reporter())
     result = engine.ingest(paths, dataset, force=force)
     if json_:

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
-from trackline.warehouse.duckdb import DuckDBWarehouse
 
 
 def query(
@@ -19,6 +18,8 @@ def query(
 ) -> None:
     """Run read-only SQL on the warehouse (tables per dataset; meta.runs, meta.rejected...)."""
     settings = state(ctx).settings()
+    from trackline.warehouse.duckdb import DuckDBWarehouse
+
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
         result = wh.read_only_query(sql)

@@ -7,9 +7,7 @@ from typing import Annotated
 import typer
 from rich.markdown import Markdown
 
-from trackline import history
 from trackline.cli.common import out, print_json, state
-from trackline.quality.render import render_markdown
 
 
 def report(
@@ -21,6 +19,8 @@ def report(
 ) -> None:
     """Show a run's quality profile and slice report."""
     settings = state(ctx).settings()
+    from trackline import history
+
     m = history.get_manifest(settings, run_id)
     reports = history.get_reports(settings, m.run_id)
     if json_:
@@ -32,6 +32,8 @@ def report(
         "started_at": m.started_at.isoformat(),
         "counts": m.counts.model_dump(),
     }
+    from trackline.quality.render import render_markdown
+
     text = render_markdown(run_doc, reports.get("quality", {}), reports.get("slices", {}))
     if out.is_terminal:
         out.print(Markdown(text))

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trackline import history
 from trackline.cli.common import out, print_json, state
 
 group = typer.Typer(help="Runs: list them, show one's manifest.", invoke_without_command=True)
@@ -25,6 +24,8 @@ def list_runs(
     """List runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
+    from trackline import history
+
     rows = history.list_runs(state(ctx).settings(), dataset=dataset, limit=limit)
     if json_:
         print_json(rows)
@@ -56,6 +57,8 @@ def show(
     json_: Annotated[bool, typer.Option("--json", help="Print the manifest.")] = False,
 ) -> None:
     """Show a run's manifest: inputs, outputs, counts, timings."""
+    from trackline import history
+
     m = history.get_manifest(state(ctx).settings(), run_id)
     if json_:
         print_json(m.model_dump(mode="json"))
