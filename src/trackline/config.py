@@ -66,6 +66,33 @@ class Settings(BaseSettings):
         "of an even share (1 / number of values)",
     )
 
+    # Session worker (docs/worker.md). The token authenticates push callers; it is masked
+    # whenever settings are printed and never logged.
+    worker_token: SecretStr | None = Field(
+        default=None, description="Bearer token push callers must present (POST /pubsub/push)"
+    )
+    worker_auth: str = Field(
+        default="token", description="How the push endpoint authenticates: token | oidc"
+    )
+    worker_oidc_audience: str | None = Field(
+        default=None, description="Expected `aud` of Google OIDC push tokens (the push URL)"
+    )
+    worker_oidc_email: str | None = Field(
+        default=None, description="Service account the push subscription signs tokens as"
+    )
+    worker_lease_seconds: float = Field(
+        default=300.0, gt=0, description="A crashed worker's session is runnable after this"
+    )
+    worker_user_concurrency: int = Field(
+        default=4, ge=1, description="Members of one session fetched at once"
+    )
+    worker_pipeline: str = Field(
+        default="connectors", description="Per-user pipeline the worker runs (connectors | generated)"
+    )
+    trigger_after_seconds: float = Field(
+        default=60.0, ge=0, description="`trackline trigger` re-announces sessions pending longer"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from trackline.config import Settings
+from trackline.logctx import ContextFilter
 from trackline.progress import Reporter, default_reporter
 
 
@@ -64,6 +65,7 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(ContextFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
