@@ -9,7 +9,6 @@ import base64
 import hashlib
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -72,11 +71,11 @@ def oauth_app(settings: Settings, provider: str) -> OAuthApp:
 @dataclass
 class TokenSet:
     access_token: str
-    expires_at: float
+    expires_in: float  # seconds of life from when it was received
     refresh_token: str | None  # a new one when the provider rotated it
 
     def __repr__(self) -> str:
-        return f"TokenSet(expires_at={self.expires_at:.0f})"
+        return f"TokenSet(expires_in={self.expires_in:.0f})"
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -124,7 +123,7 @@ def _token_call(http: HttpClient, app: OAuthApp, form: dict[str, str]) -> TokenS
     register_secret(access)
     register_secret(refresh)
     expires_in = float(body.get("expires_in") or 3600)
-    return TokenSet(access, time.time() + expires_in, str(refresh) if refresh else None)
+    return TokenSet(access, expires_in, str(refresh) if refresh else None)
 
 
 def exchange_code(

@@ -65,6 +65,6 @@ class TokenManager:
             raise NeedsReauthError(f"user {self.user_id}: {exc}") from None
         if tokens.refresh_token and tokens.refresh_token != token:
             self.state.set_refresh_token(self.user_id, provider, tokens.refresh_token)
-        self._access, self._expires = tokens.access_token, tokens.expires_at
+        self._access, self._expires = tokens.access_token, self._clock() + tokens.expires_in
         self.refreshes += 1
         log.debug("auth.refreshed user=%s provider=%s", self.user_id, provider)

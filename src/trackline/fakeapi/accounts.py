@@ -37,17 +37,20 @@ class Authority:
     _access: dict[str, tuple[str, float]] = field(default_factory=dict)  # -> (user, expires)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     refreshes: int = 0
+    issued: list[str] = field(default_factory=list)  # every token ever issued (leak checks)
 
     # Python-side helpers (tests, demo) ---------------------------------------------------
     def issue_refresh_token(self, user: str) -> str:
         token = f"{self.name[:2]}r_{secrets.token_urlsafe(24)}"
         with self._lock:
+            self.issued.append(token)
             self._refresh[token] = user
         return token
 
     def issue_access_token(self, user: str, ttl: float | None = None) -> str:
         token = f"{self.name[:2]}a_{secrets.token_urlsafe(24)}"
         with self._lock:
+            self.issued.append(token)
             self._access[token] = (user, time.time() + (self.token_ttl if ttl is None else ttl))
         return token
 

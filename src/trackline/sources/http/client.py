@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import statistics
 import threading
 import time
@@ -26,7 +27,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from trackline.config import Settings
@@ -137,9 +137,6 @@ class HttpClient:
             transport=transport,
             headers={"User-Agent": "trackline"},
             follow_redirects=False,
-        )
-        self._backoff = wait_exponential_jitter(
-            initial=self.policy.backoff, max=self.policy.backoff_max, jitter=self.policy.backoff
         )
 
     @classmethod
@@ -298,7 +295,9 @@ class HttpClient:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        backoff = float(self._backoff(state))
+        p = self.policy
+        exp = min(p.backoff_max, p.backoff * 2 ** (state.attempt_number - 1))
+        backoff = exp + random.uniform(0, p.backoff)  # full jitter on top of the exponential
         if isinstance(exc, _Transient) and exc.retry_after:
             return exc.retry_after + backoff * 0.1  # never earlier than the server asked
         return backoff
