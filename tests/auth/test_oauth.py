@@ -40,7 +40,7 @@ def _run(settings: Settings, tamper: bool = False) -> tuple[TokenSet | Exception
                         open_browser=False,
                         show_url=lambda u: (shown.append(u), ready.set()),
                         timeout=10,
-                    )  # fmt: skip
+                    )
                 )
             except Exception as exc:
                 out.append(exc)
@@ -84,16 +84,26 @@ def test_wrong_verifier_is_refused_by_the_fake(fake: FakeAPI) -> None:
     base = fake.base_url + "/spotify-accounts"
     r = httpx.get(
         f"{base}/authorize",
-        params={"client_id": "c", "response_type": "code", "state": "s",
-                "redirect_uri": "http://127.0.0.1:1/callback", "code_challenge": "abc",
-                "code_challenge_method": "S256"},
-    )  # fmt: skip
+        params={
+            "client_id": "c",
+            "response_type": "code",
+            "state": "s",
+            "redirect_uri": "http://127.0.0.1:1/callback",
+            "code_challenge": "abc",
+            "code_challenge_method": "S256",
+        },
+    )
     code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
     t = httpx.post(
         f"{base}/api/token",
-        data={"grant_type": "authorization_code", "code": code, "code_verifier": "wrong",
-              "redirect_uri": "http://127.0.0.1:1/callback", "client_id": "c"},
-    )  # fmt: skip
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": "wrong",
+            "redirect_uri": "http://127.0.0.1:1/callback",
+            "client_id": "c",
+        },
+    )
     assert t.status_code == 400 and t.json()["error"] == "invalid_grant"
     bad = httpx.get(f"{base}/authorize", params={"redirect_uri": "http://localhost:1/cb"})
     assert bad.status_code == 400

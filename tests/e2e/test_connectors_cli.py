@@ -44,8 +44,11 @@ def test_fetch_spools_when_the_lake_is_unreachable_then_flush(
 
 def test_import_spotify_export_cli(cli: CLI, tmp_path: Path) -> None:
     src = tmp_path / "StreamingHistory0.json"
-    src.write_text(json.dumps([{"endTime": "2023-01-05 14:32", "artistName": "A",
-                                "trackName": "B", "msPlayed": 1000}]))  # fmt: skip
+    src.write_text(
+        json.dumps(
+            [{"endTime": "2023-01-05 14:32", "artistName": "A", "trackName": "B", "msPlayed": 1000}]
+        )
+    )
     res = cli("import", "spotify-export", str(src), "--user", "u1", "--json")
     assert res.code == 0, res.err
     assert res.json()["counts"]["valid"] == 1

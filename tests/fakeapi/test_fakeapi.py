@@ -14,8 +14,10 @@ def test_cart_writes_are_persisted_and_survive_a_restart(tmp_path: Path) -> None
     carts = tmp_path / "carts.json"
     with serve(FakeAPI.create(carts_file=carts)) as fake:
         base = f"{fake.base_url}/fakestore/carts"
-        made = httpx.post(base, json={"userId": 3, "date": "2020-05-01",
-                                      "products": [{"productId": 2, "quantity": 4}]}).json()  # fmt: skip
+        made = httpx.post(
+            base,
+            json={"userId": 3, "date": "2020-05-01", "products": [{"productId": 2, "quantity": 4}]},
+        ).json()
         assert made["id"] == 8
         httpx.put(f"{base}/1", json={"userId": 1, "products": [{"productId": 5, "quantity": 1}]})
         assert httpx.delete(f"{base}/2").json()["id"] == 2
@@ -34,8 +36,12 @@ def test_fault_per_request_and_unknown_fault(tmp_path: Path) -> None:
         assert r.status_code == 429 and r.headers["retry-after"] == "3"
         assert httpx.get(url, params={"_fault": "500"}).status_code == 500
         assert httpx.get(url, params={"_fault": "bogus"}).status_code == 400
-        assert httpx.post(f"{fake.base_url}/_fake/faults",
-                          json={"path": "/fakestore", "faults": ["500"]}).status_code == 200  # fmt: skip
+        assert (
+            httpx.post(
+                f"{fake.base_url}/_fake/faults", json={"path": "/fakestore", "faults": ["500"]}
+            ).status_code
+            == 200
+        )
         assert httpx.get(url).status_code == 500
         assert httpx.get(url).status_code == 200
 

@@ -111,9 +111,15 @@ def test_paginators(fake: FakeAPI) -> None:
         nexts = list(next_url_pages(spotify, f"{base}/me/top/artists", {"limit": 15}))  # type: ignore[arg-type]
         assert sum(len(p["items"]) for p in nexts) == 50 and len(nexts) == 4
         yt_pages = list(
-            page_token_pages(google, f"{fake.base_url}/youtube/v3/playlists", {"mine": "true",  # type: ignore[arg-type]
-                             "maxResults": 1})
-        )  # fmt: skip
+            page_token_pages(
+                google,
+                f"{fake.base_url}/youtube/v3/playlists",
+                {
+                    "mine": "true",  # type: ignore[arg-type]
+                    "maxResults": 1,
+                },
+            )
+        )
         assert len(yt_pages) == 2
 
 

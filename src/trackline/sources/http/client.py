@@ -296,10 +296,10 @@ class HttpClient:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         p = self.policy
-        exp = min(p.backoff_max, p.backoff * 2 ** (state.attempt_number - 1))
-        backoff = exp + random.uniform(0, p.backoff)  # full jitter on top of the exponential
+        exp = min(p.backoff_max, p.backoff * 2.0 ** (state.attempt_number - 1))
+        backoff: float = exp + random.uniform(0, p.backoff)  # jitter on top of the exponential
         if isinstance(exc, _Transient) and exc.retry_after:
-            return exc.retry_after + backoff * 0.1  # never earlier than the server asked
+            return float(exc.retry_after) + backoff * 0.1  # never earlier than asked
         return backoff
 
     def _before_sleep(self, state: RetryCallState) -> None:
