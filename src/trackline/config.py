@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     )
     warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file")
     contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")
+    state_uri: str | None = Field(
+        default=None,
+        description="State store URI: sqlite:///PATH (default <home>/state.db), "
+        "postgresql://..., firestore://PROJECT[/DATABASE]",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting refresh tokens at rest, comma-separated to rotate "
+        "(default: <home>/secret.key, created with mode 0600)",
+    )
     batch_rows: int = Field(default=65_536, ge=1, description="Rows per batch read from inputs")
     duckdb_memory_limit: str = Field(default="1GB", description="DuckDB memory limit (spills past)")
     duckdb_threads: int | None = Field(default=None, ge=1, description="DuckDB threads (all cores)")
@@ -123,6 +133,11 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def state(self) -> str:
+        """State store URI: `state_uri`, else a SQLite file under the home."""
+        return self.state_uri or "sqlite:///" + str((self.home / "state.db").absolute())
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

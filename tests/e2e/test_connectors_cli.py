@@ -59,3 +59,18 @@ def test_import_spotify_export_cli(cli: CLI, tmp_path: Path) -> None:
 def test_unknown_provider_is_a_usage_error(cli: CLI) -> None:
     res = cli("fetch", "myspace")
     assert res.code == 2 and "expected one of" in res.err
+
+
+def test_users_add_then_fetch_spotify_never_prints_tokens(cli: CLI, fake: FakeAPI) -> None:
+    token = fake.spotify_auth.issue_refresh_token("amy")
+    added = cli("users", "add", "amy", "--spotify-refresh-token", token, extra_env=fake.env())
+    assert added.code == 0, added.err
+    res = cli("--debug", "fetch", "spotify", "--json", extra_env=fake.env())
+    assert res.code == 0, res.err
+    doc = res.json()
+    assert doc["users"][0]["user_id"] == "amy" and doc["users"][0]["added"]["listens"] == 50
+    again = cli("fetch", "spotify", "--user", "amy", extra_env=fake.env())
+    assert again.code == 0, again.err
+    text = added.out + added.err + res.out + res.err + again.out + again.err
+    for t in fake.spotify_auth.issued:
+        assert t not in text

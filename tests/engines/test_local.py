@@ -132,7 +132,7 @@ def test_lake_layout_manifest_and_reports(settings: Settings, tmp_path: Path) ->
     assert doc["counts"]["input"] == 61 and doc["status"] == "done"
     assert doc["inputs"][0]["sha256"] == m.inputs[0].sha256
     assert sum(o["rows"] for o in doc["outputs"]["curated"]) == 60
-    assert {"hash", "land", "validate", "load", "curated", "reports"} <= set(doc["timings"])
+    assert {"hash", "land", "validate", "dedup", "curated", "reports"} <= set(doc["timings"])
     for name in ("quality.json", "slices.json", "report.md", "report.html"):
         assert (root / "reports" / m.run_id / name).stat().st_size > 0
     slices = json.loads((root / "reports" / m.run_id / "slices.json").read_text())
@@ -193,3 +193,21 @@ def test_a_run_that_dies_leaves_no_rows_and_reruns(
     result = LocalEngine(settings).ingest([str(nd)], "listening_events")
     assert result.manifest.counts.valid == 15 and not result.skipped
     assert table_rows(settings, "SELECT status FROM meta.runs") == [("done",)]
+
+
+def test_first_occurrence_wins_across_many_batches_and_files(tmp_path: Path) -> None:
+    """Rows reach the table in parallel; the kept duplicate must still be the earliest one."""
+    settings = Settings.load(home=tmp_path / "home", batch_rows=50)
+    n = 3000
+    first = [event(i, device="mobile") for i in range(n)]
+    repeats = [event(i, device="tv") for i in range(0, n, 3)]  # later copies, other device
+    write_ndjson(tmp_path / "a.ndjson", first[: n // 2] + repeats[: len(repeats) // 2])
+    write_ndjson(tmp_path / "b.ndjson", first[n // 2 :] + repeats)
+    result = LocalEngine(settings).ingest(
+        [str(tmp_path / "a.ndjson"), str(tmp_path / "b.ndjson")], "listening_events"
+    )
+    c = result.manifest.counts
+    assert (c.input, c.valid, c.duplicates_in_input) == (n + len(repeats) * 3 // 2, n, c.duplicates)
+    assert table_rows(settings, "SELECT device, count(*) FROM listening_events GROUP BY 1") == [
+        ("mobile", n)
+    ]

@@ -166,3 +166,29 @@ def test_no_token_is_ever_printed(
     for token in tokens:
         assert token not in text
         assert token not in lake_text
+
+
+def test_with_the_real_state_store(fake: FakeAPI, settings: Settings) -> None:
+    """The same flow on `trackline.state` (SQLite, tokens encrypted at rest)."""
+    from trackline.state import open_state
+
+    store = open_state(settings)
+    try:
+        for u in ("luz", "max"):
+            store.add_user(u)
+            store.set_refresh_token(u, "spotify", fake.spotify_auth.issue_refresh_token(u))
+        fake.spotify_auth.revoke("max")
+        summary = fetch_users(settings, "spotify", state=store)
+        by_user = {r.user_id: r for r in summary.results}
+        assert by_user["luz"].status == "ok" and by_user["max"].status == "needs_reauth"
+        luz = store.get_refresh_token("luz", "spotify")
+        assert luz in fake.spotify_auth.issued[-3:]  # the rotated one was stored
+        assert store.get_cursor("spotify:recently_played:luz")
+        user = store.get_user("max")
+        assert user is not None and user.providers["spotify"] == "needs_reauth"
+        again = fetch_users(settings, "spotify", state=store)  # max is reported, not called
+        assert {r.user_id: r.status for r in again.results}["max"] == "needs_reauth"
+        db = (settings.home / "state.db").read_bytes()
+        assert luz is not None and luz.encode() not in db
+    finally:
+        store.close()

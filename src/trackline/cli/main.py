@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 
 from trackline import __version__
-from trackline.cli import connectors, contracts, demo, generate, ingest, query, report, runs
+from trackline.cli import (
+    connectors,
+    contracts,
+    demo,
+    generate,
+    groups,
+    ingest,
+    query,
+    report,
+    runs,
+    sessions,
+    users,
+)
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
 
@@ -59,6 +71,9 @@ report.register(app)
 query.register(app)
 generate.register(app)
 demo.register(app)
+users.register(app)
+sessions.register(app)
+groups.register(app)
 connectors.register(app)
 
 

@@ -27,6 +27,7 @@ Error codes: `malformed`, `required:<f>`, `type:<f>`, `min:<f>`, `max:<f>`, `pat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,9 +97,16 @@ class KernelResult:
 class Kernel:
     """The compiled validation program for one contract."""
 
-    def __init__(self, contract: Contract, *, future_tolerance_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        future_tolerance_seconds: int = 300,
+        threads: int | None = None,
+    ) -> None:
         self.contract = contract
         self.tolerance = future_tolerance_seconds
+        self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: dict[pa.Schema, Program] = {}
 
@@ -122,18 +130,21 @@ class Kernel:
         ]
         malformed = "_malformed" if "_malformed" in names else "CAST(NULL AS VARCHAR)"
         if json_shape:
-            paths = "[" + ", ".join(literal(f"$.{f}") for f in c.fields) + "]"
+            # One parse to validate, one to extract every field as text into a struct (cheaper
+            # than a list of paths: struct fields are read without copying). Valid JSON whose
+            # first non-blank character is `{` is an object: no third parse needed to say so.
+            shape = json.dumps({f: "VARCHAR" for f in c.fields})
             detail = (
                 f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
                 "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
-                "WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END"
+                "WHEN NOT regexp_matches(_raw, '^[ \\t\\r\\n]*[{]') THEN 'not a JSON object' END"
             )
             src = f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input"
             ext = (
-                "SELECT *, CASE WHEN _detail IS NULL THEN json_extract_string(_record, "
-                f"{paths}) END AS _v FROM src"
+                "SELECT *, CASE WHEN _detail IS NULL THEN json_transform(_record, "
+                f"{literal(shape)}) END AS _v FROM src"
             )
-            values = ", ".join(f"_v[{i + 1}] AS {ident('r__' + f)}" for i, f in enumerate(c.fields))
+            values = ", ".join(f"_v.{ident(f)} AS {ident('r__' + f)}" for f in c.fields)
             raw_cte = (
                 f"src AS ({src}), ext AS ({ext}), "
                 f"raw AS (SELECT _source_file, _source_line, _record, _detail, {values} "
@@ -226,9 +237,27 @@ class Kernel:
     # Execution ---------------------------------------------------------------------------
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The kernel's own in-memory DuckDB: checking touches no database file."""
         if self._con is None:
-            self._con = new_connection()
+            self._con = new_connection(self.threads)
         return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def derived_types(self, schema: pa.Schema) -> dict[str, str]:
+        """DuckDB types of the derived columns for inputs of this schema (for table DDL)."""
+        con = self.connection
+        con.register("input", schema.empty_table())
+        try:
+            rows = con.sql(
+                f"DESCRIBE ({self.compile(schema).sql})", params={"now": datetime.now(UTC)}
+            ).fetchall()
+        finally:
+            con.unregister("input")
+        return {str(r[0]): str(r[1]) for r in rows if r[0] in self.contract.derived}
 
     def run(
         self, data: pa.Table | pa.RecordBatch, *, now: datetime | None = None, dedup: bool = True
@@ -314,13 +343,13 @@ def new_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def _trim(v: str) -> str:
-    """trim() over space, tab, CR and LF, paying for it only when an end is whitespace.
+    """trim() over space, tab, CR and LF, paying for it only when an end may be whitespace.
 
-    DuckDB's two-argument trim costs about 3x a first/last character test, and almost every
-    value has nothing to trim.
+    DuckDB's two-argument trim costs several times a test of the first and last code points,
+    and almost every value has nothing to trim. `ord` is -1 for '' and at most 32 for every
+    blank or control character, so the test is cheap and never misses a value to trim.
     """
-    ws = "(' ', '\t', '\n', '\r')"  # the characters themselves, so DuckDB folds them
-    return f"CASE WHEN {v}[1] IN {ws} OR {v}[-1] IN {ws} THEN trim({v}, {WS}) ELSE {v} END"
+    return f"CASE WHEN ord({v}) <= 32 OR ord(right({v}, 1)) <= 32 THEN trim({v}, {WS}) ELSE {v} END"
 
 
 def _is_text(t: pa.DataType) -> bool:

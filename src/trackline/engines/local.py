@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import posixpath
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -24,16 +25,18 @@ from typing import Any
 
 import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trackline import __version__, duck
 from trackline.config import Settings
-from trackline.contracts.kernel import Kernel, ident, literal
+from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, ident, literal
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
 from trackline.errors import TracklineError
 from trackline.lake import Lake, StoredFile
 from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
+from trackline.prefetch import prefetch
 from trackline.progress import NullReporter, Reporter
 from trackline.quality.profile import profile
 from trackline.quality.render import render_html, render_markdown
@@ -43,6 +46,8 @@ from trackline.sources.files import expand, read_batches
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger("trackline.engine")
+
+LINEAGE = ["_source_file", "_source_line"]  # where each warehouse row came from
 
 
 @dataclass
@@ -143,28 +148,56 @@ class LocalEngine:
         manifest: Manifest,
         timings: dict[str, float],
     ) -> RunResult:
+        """Validate and load every file, dedup, then write outputs: one warehouse transaction.
+
+        Checked rows stream from the kernel (its own in-memory DuckDB) straight into the
+        warehouse table and rejected rows straight into their Parquet file: nothing is staged,
+        so memory stays flat and no row is written twice.
+        """
         run_id, dataset = manifest.run_id, manifest.dataset
         day = manifest.started_at.strftime("%Y-%m-%d")
         raw_dir = self.lake.path("raw", dataset, f"date={day}", f"run_id={run_id}")
+        rejected_path = self.lake.path(
+            "rejected", dataset, f"date={day}", f"run_id={run_id}", "part-00000.parquet"
+        )
         # Landing is I/O: it runs beside validation and is joined before anything commits.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackline-land")
         landing = pool.submit(self._land, files, manifest, raw_dir, timings)
-        stage = f"staging.{ident(run_id)}"
+        kernel = Kernel(
+            contract,
+            future_tolerance_seconds=self.settings.future_tolerance_seconds,
+            threads=self.settings.duckdb_threads,
+        )
         con = wh.con
-        con.execute(f"DROP TABLE IF EXISTS {stage}")
-        kernel = Kernel(contract, future_tolerance_seconds=self.settings.future_tolerance_seconds)
-        with _timed(timings, "validate"), self.reporter.task("validating records") as t:
-            for i, f in enumerate(files):
-                self._stage_file(wh, kernel, f, i, stage, manifest.started_at, t, create=(i == 0))
+        counts = Counts()
+        con.execute("BEGIN TRANSACTION")
         try:
+            with (
+                _timed(timings, "validate"),
+                self.reporter.task("validating and loading records") as task,
+                _RejectedSink(self.lake, rejected_path) as rejected,
+            ):
+                for f in files:
+                    self._load_file(wh, kernel, contract, f, manifest, task, rejected, counts)
+            counts.rejected_by_reason = dict(
+                sorted(rejected.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
             landing.result()
-            return self._load(wh, contract, manifest, stage, timings)
+            with _timed(timings, "dedup"):
+                self._dedup(con, contract, run_id, [f.uri for f in files], counts)
+            result = self._commit(wh, contract, manifest, timings, counts, rejected.stored)
         except BaseException as exc:
+            con.execute("ROLLBACK")
             self._record_failure(wh, manifest, exc)
             raise
         finally:
             pool.shutdown(wait=True)
-            con.execute(f"DROP TABLE IF EXISTS {stage}")
+            kernel.close()
+        con.execute("COMMIT")
+        log.info(
+            "run.done run_id=%s dataset=%s %s", run_id, dataset, result.message.replace(", ", " ")
+        )
+        return result
 
     def _land(
         self, files: list[InputFile], manifest: Manifest, raw_dir: str, timings: dict[str, float]
@@ -176,142 +209,141 @@ class LocalEngine:
                 )
                 rec.landed = self.lake.display(landed.path)
 
-    def _stage_file(
+    def _load_file(
         self,
         wh: DuckDBWarehouse,
         kernel: Kernel,
+        contract: Contract,
         f: InputFile,
-        index: int,
-        stage: str,
-        now: datetime,
+        manifest: Manifest,
         task: Any,
-        *,
-        create: bool,
+        rejected: _RejectedSink,
+        counts: Counts,
     ) -> None:
+        """Append a file's valid rows (in file order) to the table; rejected rows to the sink."""
         reader = read_batches(f, self.settings.batch_rows)
         program = kernel.compile(reader.schema)
+        kcon = kernel.connection
+        if counts.input == 0:  # first file: create the table, or add a new version's columns
+            wh.ensure_table(contract, kernel.derived_types(reader.schema))
 
-        def batches() -> Iterator[pa.RecordBatch]:
+        def inputs() -> Iterator[pa.RecordBatch]:
             for batch in reader:
                 yield batch
                 task.advance(batch.num_rows)
 
-        source = pa.RecordBatchReader.from_batches(reader.schema, batches())
-        con = wh.con
-        con.register("input", source)
+        out_cols = [*contract.output_columns, *LINEAGE]
+        kcon.register("input", pa.RecordBatchReader.from_batches(reader.schema, prefetch(inputs())))
         try:
-            body = f"SELECT *, {index} AS _file_index FROM ({program.sql})"
-            if create:
-                con.execute(f"CREATE TABLE {stage} AS {body}", {"now": now})
-            else:
-                con.execute(f"INSERT INTO {stage} {body}", {"now": now})
-        finally:
-            con.unregister("input")
+            with duck.stream(
+                kcon, program.sql, {"now": manifest.started_at}, self.settings.batch_rows
+            ) as checked:
+                valid_schema = pa.schema([checked.schema.field(c) for c in out_cols])
 
-    def _load(
-        self,
-        wh: DuckDBWarehouse,
-        contract: Contract,
-        manifest: Manifest,
-        stage: str,
-        timings: dict[str, float],
-    ) -> RunResult:
-        con = wh.con
-        run_id, dataset = manifest.run_id, manifest.dataset
-        key = ", ".join(ident(k) for k in contract.key_columns)
-        counts = Counts()
-        with _timed(timings, "count"):
+                def valid() -> Iterator[pa.RecordBatch]:
+                    for batch in prefetch(checked):
+                        ok = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
+                        counts.input += batch.num_rows
+                        good = batch.filter(ok).select(out_cols)
+                        if good.num_rows < batch.num_rows:
+                            bad = batch.filter(pc.invert(ok))
+                            rejected.write(bad)
+                            counts.rejected += bad.num_rows
+                        if good.num_rows:
+                            yield good
+
+                table = f"main.{ident(contract.name)}"
+                cols = ", ".join(ident(c) for c in out_cols)
+                wh.con.register(
+                    "checked_rows", pa.RecordBatchReader.from_batches(valid_schema, valid())
+                )
+                wh.con.register(
+                    "checked_rows", pa.RecordBatchReader.from_batches(valid_schema, valid())
+                )
+                try:
+                    wh.con.execute(
+                        f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
+                        f"SELECT {cols}, $now, $run_id FROM checked_rows",
+                        {"now": manifest.started_at, "run_id": manifest.run_id},
+                    )
+                finally:
+                    wh.con.unregister("checked_rows")
+        finally:
+            kcon.unregister("input")
+
+    def _dedup(
+        self, con: Any, contract: Contract, run_id: str, files: list[str], counts: Counts
+    ) -> None:
+        """Drop this run's duplicate keys: a repeat within the input keeps its first row (by
+        input file, then line: rows arrive in parallel, so physical order proves nothing), and
+        a key the warehouse already held from an earlier run is dropped altogether."""
+        table = f"main.{ident(contract.name)}"
+        keys = [ident(k) for k in contract.key_columns]
+        key = ", ".join(keys)
+        params: dict[str, Any] = {"run_id": run_id}
+        row = con.execute(
+            f"SELECT count(*), coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} "
+            f"WHERE run_id = $run_id GROUP BY {key})",
+            params,
+        ).fetchone()
+        assert row is not None
+        distinct, repeats = int(row[0]), int(row[1])
+        if repeats:
+            match = " AND ".join(f"d.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
             row = con.execute(
-                f"SELECT count(*), count(*) FILTER (len(_errors) = 0) FROM {stage}"
+                f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM {table} t "
+                f"WHERE t.run_id = $run_id AND EXISTS (SELECT 1 FROM (SELECT {key} FROM "
+                f"{table} WHERE run_id = $run_id GROUP BY {key} HAVING count(*) > 1) d "
+                f"WHERE {match}) QUALIFY row_number() OVER (PARTITION BY {key} "
+                "ORDER BY list_position($files, t._source_file), t._source_line) > 1)",
+                {**params, "files": files},
             ).fetchone()
-            assert row is not None
-            counts.input, ok = int(row[0]), int(row[1])
-            counts.rejected = counts.input - ok
-            reasons = con.execute(
-                f"SELECT r, count(*) FROM (SELECT unnest(_errors) AS r FROM {stage} "
-                "WHERE len(_errors) > 0) GROUP BY r ORDER BY 2 DESC, 1"
-            ).fetchall()
-            counts.rejected_by_reason = {str(r): int(n) for r, n in reasons}
-            distinct_row = con.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {stage} WHERE len(_errors) = 0 "
-                f"GROUP BY {key})"
-            ).fetchone()
-            assert distinct_row is not None
-            distinct = int(distinct_row[0])
-            counts.duplicates_in_input = ok - distinct
-        derived_types = self._derived_types(con, stage, contract)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            result = self._commit(
-                wh, contract, manifest, stage, timings, counts, distinct, derived_types
-            )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        log.info(
-            "run.done run_id=%s dataset=%s %s", run_id, dataset, result.message.replace(", ", " ")
-        )
-        return result
+            assert row is not None and int(row[0]) == repeats
+        counts.duplicates_in_input = repeats
+        match = " AND ".join(f"o.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
+        row = con.execute(
+            f"DELETE FROM {table} AS t WHERE t.run_id = $run_id AND EXISTS (SELECT 1 FROM "
+            f"{table} o WHERE o.run_id <> $run_id AND {match})",
+            params,
+        ).fetchone()
+        assert row is not None
+        counts.duplicates_in_warehouse = int(row[0])
+        counts.valid = distinct - counts.duplicates_in_warehouse
+        counts.duplicates = counts.duplicates_in_input + counts.duplicates_in_warehouse
+        counts.check()
 
     def _commit(
         self,
         wh: DuckDBWarehouse,
         contract: Contract,
         manifest: Manifest,
-        stage: str,
         timings: dict[str, float],
         counts: Counts,
-        distinct: int,
-        derived_types: dict[str, str],
+        rejected_file: StoredFile,
     ) -> RunResult:
-        """Everything that must happen together: load, rejected rows, reports, run record."""
+        """Everything else that commits with the load: rejected rows, reports, run record."""
         con = wh.con
         run_id, dataset = manifest.run_id, manifest.dataset
-        key = ", ".join(ident(k) for k in contract.key_columns)
         table = f"main.{ident(contract.name)}"
-        wh.ensure_table(contract, derived_types)
-        cols = ", ".join(ident(c) for c in contract.output_columns)
-        match = " AND ".join(
-            f"t.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}" for k in contract.key_columns
-        )
-        with _timed(timings, "load"):
-            inserted_row = con.execute(
-                f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
-                f"SELECT {cols}, $now, $run_id FROM ("
-                f"  SELECT * FROM {stage} WHERE len(_errors) = 0 "
-                f"  QUALIFY row_number() OVER (PARTITION BY {key} "
-                f"          ORDER BY _file_index, _source_line) = 1) s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
-                {"now": manifest.started_at, "run_id": run_id},
-            ).fetchone()
-            assert inserted_row is not None
-            counts.valid = int(inserted_row[0])
-            counts.duplicates_in_warehouse = distinct - counts.valid
-            counts.duplicates = counts.duplicates_in_input + counts.duplicates_in_warehouse
-            counts.check()
-            con.execute(
-                "INSERT INTO meta.rejected SELECT $run_id, $dataset, _record, _errors, _detail, "
-                f"_source_file, _source_line, $now FROM {stage} WHERE len(_errors) > 0",
-                {"run_id": run_id, "dataset": dataset, "now": manifest.started_at},
+        with _timed(timings, "rejected"), self.lake.fs.open(rejected_file.path, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            rows = pa.RecordBatchReader.from_batches(
+                pf.schema_arrow, pf.iter_batches(self.settings.batch_rows)
             )
+            con.register("rejected_rows", rows)
+            try:
+                con.execute(
+                    "INSERT INTO meta.rejected SELECT $run_id, $dataset, record, reasons, "
+                    "detail, source_file, source_line, $now FROM rejected_rows",
+                    {"run_id": run_id, "dataset": dataset, "now": manifest.started_at},
+                )
+            finally:
+                con.unregister("rejected_rows")
         manifest.counts = counts
         run_rows = f"(SELECT * FROM {table} WHERE run_id = $run_id)"
-        outputs: dict[str, list[StoredFile]] = {}
+        outputs: dict[str, list[StoredFile]] = {"rejected": [rejected_file]}
         with _timed(timings, "curated"), self.reporter.task("writing curated Parquet"):
             outputs["curated"] = self._write_curated(con, contract, table, run_id)
-        day = manifest.started_at.strftime("%Y-%m-%d")
-        with _timed(timings, "rejected"):
-            rejected_path = self.lake.path(
-                "rejected", dataset, f"date={day}", f"run_id={run_id}", "part-00000.parquet"
-            )
-            sql = (
-                "SELECT _record AS record, _errors AS reasons, _detail AS detail, "
-                f"_source_file AS source_file, _source_line AS source_line FROM {stage} "
-                "WHERE len(_errors) > 0"
-            )
-            with duck.stream(con, sql) as reader:
-                outputs["rejected"] = [self.lake.write_parquet(reader, rejected_path)]
         with _timed(timings, "reports"):
             params = {"run_id": run_id}
             quality = profile(
@@ -388,7 +420,7 @@ class LocalEngine:
                 exprs.append(f"strftime({col}, '%Y-%m') AS {ident(p.column)}")
             else:
                 exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
-        select = ", ".join(["*", *exprs])
+        select = ", ".join([f"* EXCLUDE ({', '.join(LINEAGE)})", *exprs])
         sql = f"SELECT {select} FROM {table} WHERE run_id = $run_id"
         base = self.lake.path("curated", contract.name)
         columns = [p.column for p in parts]
@@ -470,10 +502,6 @@ class LocalEngine:
             "table": manifest.dataset,
         }
 
-    def _derived_types(self, con: Any, stage: str, contract: Contract) -> dict[str, str]:
-        rows = con.execute(f"DESCRIBE {stage}").fetchall()
-        return {str(r[0]): str(r[1]) for r in rows if r[0] in contract.derived}
-
     def _record_run(self, wh: DuckDBWarehouse, m: Manifest) -> None:
         wh.con.execute(
             "INSERT OR REPLACE INTO meta.runs VALUES ($run_id, $dataset, $status, $started, "
@@ -508,6 +536,49 @@ def _json(obj: Any) -> str:
     import json
 
     return json.dumps(obj, default=str)
+
+
+class _RejectedSink:
+    """Rejected rows, written to their Parquet file in the lake as they are found."""
+
+    def __init__(self, lake: Lake, path: str) -> None:
+        self.lake, self.path = lake, path
+        self.rows = 0
+        self.reasons: dict[str, int] = {}
+        self._out: Any = None
+        self._writer: pq.ParquetWriter | None = None
+        self.stored = StoredFile(path, 0, 0, "")
+
+    def __enter__(self) -> _RejectedSink:
+        self.lake.fs.makedirs(posixpath.dirname(self.path), exist_ok=True)
+        self._out = self.lake.fs.open(self.path, "wb")
+        self._writer = pq.ParquetWriter(self._out, REJECTED_SCHEMA)
+        return self
+
+    def write(self, checked: pa.RecordBatch) -> None:
+        assert self._writer is not None
+        batch = pa.RecordBatch.from_arrays(
+            [
+                checked.column("_record"),
+                checked.column("_errors"),
+                checked.column("_detail"),
+                checked.column("_source_file"),
+                checked.column("_source_line"),
+            ],
+            schema=REJECTED_SCHEMA,
+        )
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+        for reason, n in count_reasons(batch.column("reasons")).items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._out is not None:
+            self._out.close()
+        if exc[0] is None:
+            self.stored = self.lake.stored(self.path, self.rows)
 
 
 @contextmanager

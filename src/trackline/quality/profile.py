@@ -196,7 +196,10 @@ def profile(
     types = relation_types(con, relation, contract, params)
     kinds = {c: kind_of(types[c]) for c in contract.output_columns}
     rows, stats = _aggregates(con, relation, kinds, params)
-    strings = [c for c, k in kinds.items() if k == "string"]
+    # A one-column primary key is unique within a run's accepted rows: its "top values" would
+    # all be 1, and counting them is the costliest part of a profile.
+    unique = set(contract.key_columns) if len(contract.key_columns) == 1 else set()
+    strings = [c for c, k in kinds.items() if k == "string" and c not in unique]
     top = _top_values(con, relation, strings, params) if rows else {c: [] for c in strings}
 
     columns: dict[str, Any] = {}
@@ -220,7 +223,9 @@ def profile(
             entry["mean"] = jsonable(s["mean"])
             entry["stddev"] = jsonable(s["stddev"])
         elif kind == "string":
-            entry["top_values"] = top[name]
+            entry["top_values"] = top.get(name, [])
+            if name in unique:
+                entry["unique"] = True
         elif kind == "bool":
             entry["true_pct"] = round(100.0 * int(s["true"]) / non_null, 2) if non_null else None
         columns[name] = entry

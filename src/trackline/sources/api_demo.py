@@ -3,15 +3,11 @@ and fetch Spotify, YouTube and Fake Store through the same path a real fetch tak
 
 from __future__ import annotations
 
-import logging
-
 from trackline.config import Settings
-from trackline.errors import ConfigError
 from trackline.fakeapi import FakeAPI, serve
 from trackline.sources.api_state import Locked, open_connector_state
 from trackline.sources.fetch import UserFetchResult, fetch_user
 
-log = logging.getLogger(__name__)
 DEMO_USER = "demo_listener"
 
 
@@ -19,11 +15,7 @@ def run_api_demo(settings: Settings) -> list[UserFetchResult]:
     with serve(FakeAPI.create()) as fake:
         s = settings.model_copy(update=fake.settings_overrides())
         results = [fetch_user(s, "fakestore", "fakestore")]
-        try:
-            store = Locked(open_connector_state(s))
-        except ConfigError as exc:  # no state store in this build: Fake Store only
-            log.warning("demo.api_skipped reason=%r", str(exc))
-            return results
+        store = Locked(open_connector_state(s))
         try:
             store.add_user(DEMO_USER)
             store.set_refresh_token(

@@ -11,7 +11,6 @@ import threading
 from typing import Any, Protocol
 
 from trackline.config import Settings
-from trackline.errors import ConfigError
 
 
 class ConnectorState(Protocol):
@@ -50,12 +49,7 @@ class Locked:
 
 def open_connector_state(settings: Settings) -> ConnectorState:
     """The configured state store (`TRACKLINE_STATE_URI`), for tokens and cursors."""
-    try:
-        from trackline.state import open_state  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ConfigError(
-            "the state store (trackline.state) is not installed in this build; "
-            "tokens and cursors need it"
-        ) from None
+    from trackline.state import open_state  # the state package imports connectors' peers
+
     store: ConnectorState = open_state(settings)
     return store

@@ -68,6 +68,7 @@ class DuckDBWarehouse:
                 "`trackline ingest` first (or set --home)"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.threads = settings.duckdb_threads
         try:
             self.con = duck.connect(
                 path,
@@ -85,6 +86,11 @@ class DuckDBWarehouse:
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(META_DDL)
 
+    def set_threads(self, threads: int | None = None) -> None:
+        """Set DuckDB's worker threads (None: the configured number, or all cores)."""
+        n = threads or self.threads
+        self.con.execute(f"SET threads = {int(n)}" if n else "RESET threads")
+
     # Tables ------------------------------------------------------------------------------
     def table_exists(self, name: str, schema: str = "main") -> bool:
         rows = self.con.execute(
@@ -97,6 +103,7 @@ class DuckDBWarehouse:
         """Create the contract's table, or add columns a newer contract version introduced."""
         columns = [(n, DUCKDB_TYPES[s.type]) for n, s in contract.fields.items()]
         columns += [(n, derived_types[n]) for n in contract.derived]
+        columns += [("_source_file", "VARCHAR"), ("_source_line", "BIGINT")]
         columns += [("ingestion_time", "TIMESTAMPTZ"), ("run_id", "VARCHAR")]
         table = f"main.{ident(contract.name)}"
         if not self.table_exists(contract.name):

@@ -1,0 +1,122 @@
+"""`trackline sessions create|list|show`: listening sessions for a group of users."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from trackline import sessions
+from trackline.cli._state import store_for, when
+from trackline.cli.common import out, print_json
+from trackline.errors import UsageError
+from trackline.state import Session
+from trackline.state.errors import UnknownSessionError
+
+group = typer.Typer(help="Sessions: create one for some users, list them, show one.")
+
+
+@group.command("create")
+def create(
+    ctx: typer.Context,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", "-u", help="A member (repeat for more).")
+    ] = None,
+    group_: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="Add every member of this named group (repeatable)."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the session as JSON.")] = False,
+) -> None:
+    """Create a pending session; a worker picks it up and fetches every active member."""
+    if not user and not group_:
+        raise UsageError("give at least one --user ID (or --group NAME)")
+    with store_for(ctx) as (settings, store):
+        session = sessions.create_session(settings, store, list(user or []), list(group_ or []))
+    if json_:
+        print_json(session.to_dict())
+        return
+    out.print(
+        f"session {session.session_id} created ({session.status}) for "
+        f"{', '.join(session.user_ids)}",
+        markup=False,
+    )
+    out.print(f"next: trackline sessions show {session.session_id}", markup=False)
+
+
+@group.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", "-s", help="pending, running, done or error.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 50,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List sessions, newest first."""
+    with store_for(ctx) as (_, store):
+        found = store.list_sessions(status, limit=limit)
+    if json_:
+        print_json([s.to_dict() for s in found])
+        return
+    if not found:
+        out.print("no sessions yet: try `trackline sessions create --user ID`", markup=False)
+        return
+    table = Table("session", "status", "users", "created (UTC)", "updated (UTC)", "error")
+    for s in found:
+        table.add_row(
+            s.session_id,
+            s.status,
+            str(len(s.users)),
+            when(s.created_at),
+            when(s.updated_at),
+            s.error or "",
+        )
+    out.print(table)
+
+
+def _render(s: Session) -> None:
+    p = out.print
+    p(f"session {s.session_id}: {s.status}", markup=False)
+    p(f"created {when(s.created_at)} UTC, updated {when(s.updated_at)} UTC", markup=False)
+    if s.worker_id:
+        lease = f", lease until {when(s.lease_until)} UTC" if s.lease_until else ""
+        p(f"worker {s.worker_id}, attempts {s.attempts}{lease}", markup=False)
+    if s.error:
+        p(f"error: {s.error}", markup=False)
+    p("users:")
+    for u in s.users:
+        outcome = s.outcomes.get(u.user_id)
+        shown = json.dumps(outcome, sort_keys=True) if outcome is not None else "no outcome yet"
+        active = "active" if u.is_active else "inactive"
+        p(f"  {u.user_id} ({active}, last active {when(u.last_active)}): {shown}", markup=False)
+    p("run ids: " + (", ".join(s.run_ids) if s.run_ids else "none"), markup=False)
+    p("timeline:")
+    for c in s.timeline:
+        worker = f" [{c.worker_id}]" if c.worker_id else ""
+        p(f"  {when(c.at)} {c.status}{worker} {c.message or ''}".rstrip(), markup=False)
+
+
+@group.command("show")
+def show(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a session: status, per-user outcome, error, timestamps, run ids, timeline."""
+    with store_for(ctx) as (_, store):
+        found = store.get_session(session_id)
+    if found is None:
+        raise UnknownSessionError(
+            f"no session {session_id!r}; see `trackline sessions list` for the ids"
+        )
+    if json_:
+        print_json(found.to_dict())
+        return
+    _render(found)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="sessions")
