@@ -14,6 +14,7 @@ from rich.console import Console
 
 from trackline.config import Settings
 from trackline.progress import Reporter, default_reporter
+from trackline.sources.http.redact import RedactingFilter
 
 
 @dataclass
@@ -64,6 +65,7 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(RedactingFilter())  # no secret in any log line
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
