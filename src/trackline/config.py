@@ -66,6 +66,38 @@ class Settings(BaseSettings):
         "of an even share (1 / number of values)",
     )
 
+    # API connectors (docs/connectors.md). Base URLs are configuration so the fake APIs and
+    # proxies plug in; client secrets are SecretStr (masked when settings are printed).
+    spotify_api_url: str = Field(default="https://api.spotify.com/v1")
+    spotify_accounts_url: str = Field(default="https://accounts.spotify.com")
+    spotify_client_id: str | None = Field(default=None, description="Spotify app client id")
+    spotify_client_secret: SecretStr | None = Field(
+        default=None, description="Optional with PKCE (confidential apps only)"
+    )
+    youtube_api_url: str = Field(default="https://www.googleapis.com/youtube/v3")
+    youtube_accounts_url: str = Field(
+        default="https://accounts.google.com/o/oauth2/v2", description="Google authorize base"
+    )
+    youtube_token_url: str = Field(default="https://oauth2.googleapis.com/token")
+    youtube_client_id: str | None = Field(default=None, description="Google OAuth client id")
+    youtube_client_secret: SecretStr | None = Field(default=None)
+    youtube_daily_quota: int = Field(
+        default=10_000, ge=1, description="YouTube Data API units a day; fetches stop before it"
+    )
+    fakestore_api_url: str = Field(default="https://fakestoreapi.com")
+    oauth_redirect_port: int = Field(default=8765, ge=0, le=65535, description="Loopback port")
+    http_timeout_seconds: float = Field(default=15.0, gt=0)
+    http_max_attempts: int = Field(default=5, ge=1, description="Tries per request (1 = none)")
+    http_backoff_seconds: float = Field(default=0.5, ge=0, description="First retry backoff")
+    http_backoff_max_seconds: float = Field(default=30.0, ge=0)
+    http_max_retry_after_seconds: float = Field(
+        default=120.0, ge=0, description="A longer Retry-After fails the user's run instead"
+    )
+    http_max_concurrency: int = Field(
+        default=8, ge=1, description="Requests in flight at once, across users and endpoints"
+    )
+    fetch_user_concurrency: int = Field(default=4, ge=1, description="Users fetched at once")
+
     # Session worker (docs/worker.md). The token authenticates push callers; it is masked
     # whenever settings are printed and never logged.
     worker_token: SecretStr | None = Field(

@@ -6,7 +6,7 @@ each, then ingests one file again to show that nothing is added twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from trackline.config import Settings
@@ -14,6 +14,8 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.engines.local import LocalEngine, RunResult
 from trackline.progress import NullReporter, Reporter
 from trackline.sources import generator
+from trackline.sources.api_demo import run_api_demo
+from trackline.sources.fetch import UserFetchResult
 
 #: The file format each dataset is demonstrated with, to exercise every reader.
 FORMATS = {
@@ -30,6 +32,7 @@ class DemoResult:
     runs: list[RunResult]
     rerun: RunResult
     inputs_dir: str
+    api: list[UserFetchResult] = field(default_factory=list)  # fetches from the fake APIs
 
 
 def run_demo(
@@ -63,4 +66,5 @@ def run_demo(
         files[name] = str(path)
         runs.append(engine.ingest([str(path)], name))
     rerun = engine.ingest([files["listening_events"]], "listening_events", force=True)
-    return DemoResult(runs=runs, rerun=rerun, inputs_dir=str(inputs))
+    api = run_api_demo(settings)
+    return DemoResult(runs=runs, rerun=rerun, inputs_dir=str(inputs), api=api)

@@ -64,3 +64,19 @@ class QueryError(UsageError):
 
 class AccountingError(TracklineError):
     """A run's counts do not add up: input != valid + rejected + duplicates. A bug: report it."""
+
+
+class ConnectorError(TracklineError):
+    """A REST API call failed for good (after retries); names the endpoint, never a secret."""
+
+
+class RateLimitedError(ConnectorError):
+    """The API refuses more calls for now (a quota is spent): the run stops, retry later."""
+
+
+class NeedsReauthError(ConnectorError):
+    """A user's refresh token was refused (`invalid_grant`): they must run `trackline auth`."""
+
+
+class SpoolError(TracklineError):
+    """Spooled fetch results could not be replayed; they stay in the spool for the next try."""

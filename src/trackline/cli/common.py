@@ -15,6 +15,7 @@ from rich.console import Console
 from trackline.config import Settings
 from trackline.logctx import ContextFilter
 from trackline.progress import Reporter, default_reporter
+from trackline.sources.http.redact import RedactingFilter
 
 
 @dataclass
@@ -65,6 +66,7 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(RedactingFilter())  # no secret in any log line
     handler.addFilter(ContextFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)

@@ -39,6 +39,7 @@ def demo(
                 "seconds": round(elapsed, 2),
                 "runs": [r.summary() for r in result.runs],
                 "rerun": result.rerun.summary(),
+                "api": [r.as_dict() for r in result.api],
             }
         )
         return
@@ -67,6 +68,12 @@ def demo(
     out.print(table)
     rr = result.rerun
     out.print(f"re-ingesting listening_events: {rr.message}", markup=False)
+    for a in result.api:
+        out.print(
+            f"fake API {a.provider} ({a.user_id}): {a.status}, fetched {sum(a.fetched.values())}, "
+            f"added {sum(a.added.values())}",
+            markup=False,
+        )
     first = result.runs[0]
     home = settings.home
     out.print("\n[bold]where to look[/]")

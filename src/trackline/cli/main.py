@@ -12,6 +12,7 @@ import typer
 
 from trackline import __version__
 from trackline.cli import (
+    connectors,
     contracts,
     demo,
     generate,
@@ -73,6 +74,7 @@ demo.register(app)
 users.register(app)
 sessions.register(app)
 groups.register(app)
+connectors.register(app)
 
 
 def run() -> None:

@@ -180,6 +180,7 @@ class LocalEngine:
             ):
                 for f in files:
                     self._load_file(wh, kernel, contract, f, manifest, task, rejected, counts)
+            counts.rejected = rejected.rows
             counts.rejected_by_reason = dict(
                 sorted(rejected.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
             )
@@ -239,32 +240,27 @@ class LocalEngine:
             with duck.stream(
                 kcon, program.sql, {"now": manifest.started_at}, self.settings.batch_rows
             ) as checked:
-                valid_schema = pa.schema([checked.schema.field(c) for c in out_cols])
 
-                def valid() -> Iterator[pa.RecordBatch]:
+                def tee() -> Iterator[pa.RecordBatch]:
+                    """Pass every checked batch on whole (the INSERT keeps the valid rows);
+                    copy out only the rejected ones, which are few."""
                     for batch in prefetch(checked):
-                        ok = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
                         counts.input += batch.num_rows
-                        good = batch.filter(ok).select(out_cols)
-                        if good.num_rows < batch.num_rows:
-                            bad = batch.filter(pc.invert(ok))
-                            rejected.write(bad)
-                            counts.rejected += bad.num_rows
-                        if good.num_rows:
-                            yield good
+                        bad = pc.greater(pc.list_value_length(batch.column("_errors")), 0)
+                        if pc.any(bad).as_py():
+                            rejected.write(batch.filter(bad))
+                        yield batch
 
                 table = f"main.{ident(contract.name)}"
                 cols = ", ".join(ident(c) for c in out_cols)
                 wh.con.register(
-                    "checked_rows", pa.RecordBatchReader.from_batches(valid_schema, valid())
-                )
-                wh.con.register(
-                    "checked_rows", pa.RecordBatchReader.from_batches(valid_schema, valid())
+                    "checked_rows", pa.RecordBatchReader.from_batches(checked.schema, tee())
                 )
                 try:
                     wh.con.execute(
                         f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
-                        f"SELECT {cols}, $now, $run_id FROM checked_rows",
+                        f"SELECT {cols}, $now, $run_id FROM checked_rows "
+                        "WHERE len(_errors) = 0",
                         {"now": manifest.started_at, "run_id": manifest.run_id},
                     )
                 finally:

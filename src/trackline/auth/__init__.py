@@ -1,0 +1,1 @@
+"""OAuth (Authorization Code with PKCE on a loopback redirect) and per-user access tokens."""

@@ -1,0 +1,168 @@
+"""YouTube Data API v3 connector: the user's playlists, their items, and the videos' statistics
+(in batches of up to 50 ids) into `playlist_tracks`.
+
+Statistics are strings and may be absent (hidden likes, disabled comments): they stay strings
+and the contract casts them, so an absent one is NULL, not 0. Durations are ISO 8601
+(`PT4M13S`) converted to milliseconds. Every call is metered against the daily quota
+(`youtube_daily_quota`, units per call from `COSTS`), shared by all users of the project and
+kept in the state store per Pacific day; a call that would exceed it is not made and the run
+stops saying so.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from trackline.auth.oauth import oauth_app
+from trackline.auth.tokens import TokenManager
+from trackline.errors import ConfigError, RateLimitedError
+from trackline.sources.api_state import ConnectorState
+from trackline.sources.http import page_token_pages
+from trackline.sources.http.shapes import obj
+
+DATASETS = ("playlist_tracks",)
+NEEDS_USER = True
+COSTS = {"playlists": 1, "playlistItems": 1, "videos": 1}
+BATCH = 50
+_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_METER_LOCK = threading.Lock()
+
+
+def duration_seconds(value: Any) -> float | None:
+    """ISO 8601 duration (`PT1H2M3S`, `P1DT5M`, `P0D`) to seconds; None when not one."""
+    if not isinstance(value, str):
+        return None
+    m = _DURATION.match(value.strip())
+    if m is None or value.strip() in ("P", "PT") or value.strip().endswith("T"):
+        return None
+    d, h, mi, s = (m.group(k) for k in "dhms")
+    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+
+
+class QuotaMeter:
+    """Units spent today against the daily budget, shared through the state store."""
+
+    COLLECTION = "youtube_quota"
+
+    def __init__(self, state: ConnectorState, budget: int, now: datetime | None = None) -> None:
+        self.state, self.budget = state, budget
+        pacific = (now or datetime.now(UTC)).astimezone(ZoneInfo("America/Los_Angeles"))
+        self.day = pacific.strftime("%Y-%m-%d")
+
+    def used(self) -> int:
+        doc = self.state.get_doc(self.COLLECTION, self.day)
+        return int(doc.get("used", 0)) if doc else 0
+
+    def charge(self, endpoint: str) -> None:
+        cost = COSTS.get(endpoint, 1)
+        with _METER_LOCK:
+            used = self.used()
+            if used + cost > self.budget:
+                raise RateLimitedError(
+                    f"YouTube quota: {used} of {self.budget} units used today (Pacific day "
+                    f"{self.day}); {endpoint} costs {cost}, so the run stops before exceeding "
+                    "the budget (it resets at midnight Pacific; raise "
+                    "TRACKLINE_YOUTUBE_DAILY_QUOTA if your project has more)"
+                )
+            self.state.put_doc(self.COLLECTION, self.day, {"used": used + cost})
+
+
+class YouTube:
+    def __init__(self, ctx: Any) -> None:
+        if ctx.state is None:
+            raise ConfigError("the YouTube connector needs a state store for tokens and quota")
+        self.ctx = ctx
+        self.base = ctx.settings.youtube_api_url.rstrip("/")
+        self.tokens = TokenManager(
+            ctx.state, ctx.http, oauth_app(ctx.settings, "youtube"), ctx.user_id
+        )
+        self.meter = QuotaMeter(ctx.state, ctx.settings.youtube_daily_quota, ctx.now)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        endpoint = url.rsplit("/", 1)[-1]
+        self.meter.charge(endpoint)
+        return self.ctx.http.get_json(
+            f"{self.base}/{endpoint}",
+            params,
+            auth=self.tokens.headers,
+            on_unauthorized=self.tokens.invalidate,
+        )
+
+
+def fetch(ctx: Any) -> None:
+    api = YouTube(ctx)
+    fetched_at = ctx.now.isoformat()
+    with ctx.endpoint("playlists", "playlist_tracks"):
+        params = {"part": "snippet,contentDetails", "mine": "true", "maxResults": BATCH}
+        lists = [p for page in page_token_pages(api.get, "playlists", params) for p in _items(page)]
+        for pl in lists:
+            with ctx.endpoint(f"playlistItems:{pl.get('id')}", "playlist_tracks"):
+                ctx.emit("playlist_tracks", playlist_rows(api, ctx.user_id, pl, fetched_at))
+
+
+def playlist_rows(
+    api: YouTube, user_id: str, pl: Mapping[str, Any], fetched_at: str
+) -> list[dict[str, Any]]:
+    pid = str(pl.get("id"))
+    snippet = obj(pl.get("snippet"))
+    params = {"part": "snippet,contentDetails", "playlistId": pid, "maxResults": BATCH}
+    items = [i for page in page_token_pages(api.get, "playlistItems", params) for i in _items(page)]
+    ids = []
+    for it in items:
+        details = obj(it.get("contentDetails"))
+        if details.get("videoId"):
+            ids.append(str(details["videoId"]))
+    videos = {}
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), BATCH):
+        body = api.get(
+            "videos",
+            {"part": "snippet,contentDetails,statistics", "id": ",".join(unique[i : i + BATCH])},
+        )
+        for v in _items(body if isinstance(body, dict) else {}):
+            videos[str(v.get("id"))] = v
+    return [
+        video_record(user_id, pid, snippet.get("title"), vid, videos.get(vid), fetched_at)
+        for vid in unique
+    ]
+
+
+def video_record(
+    user_id: str,
+    playlist_id: str,
+    playlist_name: Any,
+    video_id: str,
+    video: Mapping[str, Any] | None,
+    fetched_at: str,
+) -> dict[str, Any]:
+    v = video or {}
+    snippet = obj(v.get("snippet"))
+    details = obj(v.get("contentDetails"))
+    stats = obj(v.get("statistics"))
+    secs = duration_seconds(details.get("duration"))
+    return {
+        "user_id": user_id,
+        "playlist_id": playlist_id,
+        "track_id": video_id,
+        "source": "youtube",
+        "playlist_name": playlist_name,
+        "track_name": snippet.get("title"),
+        "artist_name": snippet.get("channelTitle"),
+        "duration_ms": int(secs * 1000) if secs is not None else None,
+        "view_count": stats.get("viewCount"),
+        "like_count": stats.get("likeCount"),
+        "comment_count": stats.get("commentCount"),
+        "fetched_at": fetched_at,
+    }
+
+
+def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = page.get("items")
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []

@@ -1,0 +1,132 @@
+"""The HTTP client against the fake over real HTTP: retries, Retry-After, quota, pagination."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from trackline.errors import RateLimitedError
+from trackline.fakeapi import FakeAPI
+from trackline.sources.http import (
+    HttpClient,
+    MalformedResponseError,
+    RetryPolicy,
+    next_url_pages,
+    offset_pages,
+    page_token_pages,
+    redact,
+    redact_url,
+    register_secret,
+)
+
+FAST = RetryPolicy(max_attempts=4, backoff=0.01, backoff_max=0.05, max_retry_after=5)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        time.sleep(seconds)
+
+
+def _products(fake: FakeAPI) -> str:
+    return f"{fake.base_url}/fakestore/products"
+
+
+def test_server_errors_are_retried_until_success(fake: FakeAPI) -> None:
+    fake.faults.script("/fakestore/products", ["500", "500"])
+    with HttpClient(policy=FAST) as http:
+        body = http.get_json(_products(fake))
+        assert len(body) == 20
+        assert http.stats.retries == 2
+        assert http.stats.by_status[500] == 2
+
+
+def test_retry_after_is_honoured_measured(fake: FakeAPI) -> None:
+    fake.faults.script("/fakestore/products", ["429:1"])
+    sleep = Recorder()
+    with HttpClient(policy=FAST, sleep=sleep) as http:
+        start = time.monotonic()
+        http.get_json(_products(fake))
+        elapsed = time.monotonic() - start
+    assert sleep.waits and sleep.waits[0] >= 1.0
+    assert elapsed >= 1.0  # the retry came no earlier than Retry-After
+
+
+@pytest.mark.parametrize("fault", ["429:0", "429"])
+def test_zero_or_missing_retry_after_still_backs_off(fake: FakeAPI, fault: str) -> None:
+    fake.faults.script("/fakestore/products", [fault])
+    sleep = Recorder()
+    with HttpClient(policy=FAST, sleep=sleep) as http:
+        http.get_json(_products(fake))
+    assert len(sleep.waits) == 1 and sleep.waits[0] > 0
+
+
+def test_spotify_quota_exceeded_stops_without_retrying(fake: FakeAPI) -> None:
+    fake.faults.script("/fakestore/products", ["429quota"])
+    with HttpClient(policy=FAST) as http, pytest.raises(RateLimitedError, match="QUOTA"):
+        http.get_json(_products(fake))
+    assert http.stats.requests == 1
+
+
+def test_retry_after_longer_than_allowed_fails_clearly(fake: FakeAPI) -> None:
+    fake.faults.script("/fakestore/products", ["429:600"])
+    with HttpClient(policy=FAST) as http, pytest.raises(RateLimitedError, match="600s"):
+        http.get_json(_products(fake))
+
+
+def test_malformed_json_retried_then_reported_with_body(fake: FakeAPI) -> None:
+    fake.faults.script("/fakestore/products", ["malformed"] * 4)
+    with HttpClient(policy=FAST) as http, pytest.raises(MalformedResponseError) as info:
+        http.get_json(_products(fake))
+    assert '"items"' in info.value.body
+
+
+def test_connection_errors_are_retried_and_reported() -> None:
+    with HttpClient(policy=FAST, timeout=0.5) as http, pytest.raises(Exception, match="4 tries"):
+        http.get_json("http://127.0.0.1:9/nothing")
+    assert http.stats.retries == 3
+
+
+def test_paginators(fake: FakeAPI) -> None:
+    user = "pager"
+    token = fake.spotify_auth.issue_access_token(user)
+    yt = fake.google_auth.issue_access_token(user)
+    with HttpClient(policy=FAST) as http:
+
+        def spotify(url: str, params: object = None) -> object:
+            return http.get_json(url, params, auth=lambda: {"Authorization": f"Bearer {token}"})  # type: ignore[arg-type]
+
+        def google(url: str, params: object = None) -> object:
+            return http.get_json(url, params, auth=lambda: {"Authorization": f"Bearer {yt}"})  # type: ignore[arg-type]
+
+        base = f"{fake.base_url}/spotify/v1"
+        pages = list(offset_pages(spotify, f"{base}/me/top/tracks", limit=20))  # type: ignore[arg-type]
+        assert [len(p["items"]) for p in pages] == [20, 20, 10]
+        ids = [i["id"] for p in pages for i in p["items"]]
+        assert len(set(ids)) == 50
+        nexts = list(next_url_pages(spotify, f"{base}/me/top/artists", {"limit": 15}))  # type: ignore[arg-type]
+        assert sum(len(p["items"]) for p in nexts) == 50 and len(nexts) == 4
+        yt_pages = list(
+            page_token_pages(
+                google,
+                f"{fake.base_url}/youtube/v3/playlists",
+                {
+                    "mine": "true",  # type: ignore[arg-type]
+                    "maxResults": 1,
+                },
+            )
+        )
+        assert len(yt_pages) == 2
+
+
+def test_redaction_of_urls_headers_and_registered_secrets() -> None:
+    url = "https://api.example.com/x?access_token=abc123secret&limit=5&client_secret=s3cr3t!"
+    shown = redact_url(url)
+    assert "abc123secret" not in shown and "s3cr3t" not in shown and "limit=5" in shown
+    assert "Bearer ***" in redact("Authorization: Bearer eyJhbGciOi.J9.xyz")
+    register_secret("tok-very-secret-value")
+    assert "tok-very-secret-value" not in redact("failed with tok-very-secret-value inside")

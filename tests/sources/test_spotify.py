@@ -1,0 +1,194 @@
+"""Spotify connector against the fake over real HTTP: tokens, cursor, gap, failures, leaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.sources.conftest import connect
+from tests.sources.sqlite_state import SQLiteState
+from trackline import duck
+from trackline.auth.oauth import oauth_app
+from trackline.auth.tokens import TokenManager
+from trackline.config import Settings
+from trackline.errors import NeedsReauthError
+from trackline.fakeapi import FakeAPI
+from trackline.sources.fetch import fetch_user, fetch_users
+from trackline.sources.http import HttpClient
+
+
+def _count(settings: Settings, sql: str) -> int:
+    con = duck.connect(settings.warehouse, read_only=True)
+    try:
+        row = con.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])
+    finally:
+        con.close()
+
+
+def test_fetch_lands_every_dataset_and_rerun_adds_nothing(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "alice")
+    first = fetch_user(settings, "spotify", "alice", state=store)
+    assert first.status == "ok", first.error
+    assert first.fetched["listens"] == 50  # Spotify's window
+    assert set(first.added) == {"listens", "top_tracks", "top_artists", "playlist_tracks"}
+    assert first.added["top_tracks"] == 150  # 3 time ranges x 50
+    raw = Path(settings.lake) / "raw" / "listens"
+    assert list(raw.glob("date=*/run_id=*/part-*"))
+    second = fetch_user(settings, "spotify", "alice", state=store)
+    assert second.status == "ok"
+    assert sum(second.added.values()) == 0
+    assert _count(settings, "SELECT count(*) FROM listens") == 50
+    genres = _count(settings, "SELECT count(*) FROM listens WHERE genre IS NOT NULL")
+    assert genres > 0
+
+
+def test_cursor_fetches_only_new_plays_and_reports_a_gap(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "bob")
+    fetch_user(settings, "spotify", "bob", state=store)
+    cursor = store.get_cursor("spotify:recently_played:bob")
+    assert cursor is not None
+    fake.spotify.add_plays("bob", 7)
+    second = fetch_user(settings, "spotify", "bob", state=store)
+    assert second.fetched["listens"] == 7 and second.added["listens"] == 7
+    assert not any("gap" in n for n in second.notes)
+    assert int(store.get_cursor("spotify:recently_played:bob") or 0) > int(cursor)
+    fake.spotify.add_plays("bob", 80)
+    third = fetch_user(settings, "spotify", "bob", state=store)
+    assert third.fetched["listens"] == 50
+    assert any("gap" in n for n in third.notes)
+
+
+def test_401_refreshes_and_stores_the_rotated_refresh_token(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    original = connect(fake, store, "carol")
+    fake.faults.script("/spotify/v1/me/top", ["401"])
+    result = fetch_user(settings, "spotify", "carol", state=store)
+    assert result.status == "ok", result.error
+    writes = [t for u, p, t in store.token_writes if u == "carol"]
+    assert len(writes) == 3  # connect, first refresh, refresh after the 401
+    assert store.get_refresh_token("carol", "spotify") == writes[-1] != original
+    assert fake.spotify_auth.refreshes == 2
+
+
+def test_expired_access_token_is_refreshed_before_the_call(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "dan")
+    now = [1000.0]
+    with HttpClient() as http:
+        tm = TokenManager(store, http, oauth_app(settings, "spotify"), "dan", clock=lambda: now[0])
+        first = tm.headers()
+        assert tm.headers() == first
+        now[0] += 4000  # past expires_in
+        assert tm.headers() != first
+        assert tm.refreshes == 2
+
+
+def test_invalid_grant_marks_needs_reauth_and_others_go_on(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "erin")
+    connect(fake, store, "frank")
+    fake.spotify_auth.revoke("erin")
+    summary = fetch_users(settings, "spotify", ["erin", "frank"], state=store)
+    by_user = {r.user_id: r for r in summary.results}
+    assert by_user["erin"].status == "needs_reauth"
+    assert "trackline auth spotify" in (by_user["erin"].error or "")
+    assert by_user["frank"].status == "ok"
+    user = store.get_user("erin")
+    assert user is not None and user.providers["spotify"] == "needs_reauth"
+    with HttpClient() as http, pytest.raises(NeedsReauthError):
+        TokenManager(store, http, oauth_app(settings, "spotify"), "erin").headers()
+
+
+def test_malformed_response_becomes_a_rejected_record_with_reason(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "gina")
+    fake.faults.script("/spotify/v1/me/player/recently-played", ["malformed"] * 5)
+    result = fetch_user(settings, "spotify", "gina", state=store)
+    assert result.rejected["listens"] == 1
+    assert result.rejected_by_reason["listens"] == {"malformed": 1}
+    assert any("not JSON" in n for n in result.notes)
+    assert store.get_cursor("spotify:recently_played:gina") is None
+
+
+def test_bad_record_is_rejected_with_reason(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "hugo")
+    fake.spotify.bad_play_every = 3
+    result = fetch_user(settings, "spotify", "hugo", state=store)
+    assert result.rejected["listens"] > 0
+    assert "type:played_at" in result.rejected_by_reason["listens"]
+    assert result.added["listens"] + result.rejected["listens"] == 50
+
+
+def test_quota_exceeded_stops_only_that_user(
+    fake: FakeAPI, settings: Settings, store: SQLiteState
+) -> None:
+    connect(fake, store, "ivy")
+    fake.faults.script("/spotify/v1/me", ["429quota"])
+    result = fetch_user(settings, "spotify", "ivy", state=store)
+    assert result.status == "rate_limited" and "QUOTA_EXCEEDED" in (result.error or "")
+
+
+def test_no_token_is_ever_printed(
+    fake: FakeAPI,
+    settings: Settings,
+    store: SQLiteState,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    connect(fake, store, "jay")
+    connect(fake, store, "kim")
+    fake.spotify_auth.revoke("kim")
+    fake.faults.script("/spotify/v1/me/top", ["401", "500", "429:0"])
+    with caplog.at_level(logging.DEBUG):
+        summary = fetch_users(settings, "spotify", ["jay", "kim"], state=store)
+    text = caplog.text + json.dumps(summary.as_dict()) + "".join(capsys.readouterr())
+    lake_text = "".join(
+        p.read_text(errors="replace") for p in Path(settings.lake).rglob("*") if p.is_file()
+        and p.suffix in (".json", ".ndjson", ".md", ".html")
+    )  # fmt: skip
+    tokens = fake.spotify_auth.issued
+    assert len(tokens) >= 4
+    for token in tokens:
+        assert token not in text
+        assert token not in lake_text
+
+
+def test_with_the_real_state_store(fake: FakeAPI, settings: Settings) -> None:
+    """The same flow on `trackline.state` (SQLite, tokens encrypted at rest)."""
+    from trackline.state import open_state
+
+    store = open_state(settings)
+    try:
+        for u in ("luz", "max"):
+            store.add_user(u)
+            store.set_refresh_token(u, "spotify", fake.spotify_auth.issue_refresh_token(u))
+        fake.spotify_auth.revoke("max")
+        summary = fetch_users(settings, "spotify", state=store)
+        by_user = {r.user_id: r for r in summary.results}
+        assert by_user["luz"].status == "ok" and by_user["max"].status == "needs_reauth"
+        luz = store.get_refresh_token("luz", "spotify")
+        assert luz in fake.spotify_auth.issued[-3:]  # the rotated one was stored
+        assert store.get_cursor("spotify:recently_played:luz")
+        user = store.get_user("max")
+        assert user is not None and user.providers["spotify"] == "needs_reauth"
+        again = fetch_users(settings, "spotify", state=store)  # max is reported, not called
+        assert {r.user_id: r.status for r in again.results}["max"] == "needs_reauth"
+        db = (settings.home / "state.db").read_bytes()
+        assert luz is not None and luz.encode() not in db
+    finally:
+        store.close()
