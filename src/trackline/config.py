@@ -119,7 +119,8 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Members of one session fetched at once"
     )
     worker_pipeline: str = Field(
-        default="connectors", description="Per-user pipeline the worker runs (connectors | generated)"
+        default="connectors",
+        description="Per-user pipeline the worker runs (connectors | generated)",
     )
     trigger_after_seconds: float = Field(
         default=60.0, ge=0, description="`trackline trigger` re-announces sessions pending longer"

@@ -1,28 +1,22 @@
 """Session lifecycle hooks that sit above the state store (the store only records facts).
 
-`on_session_created` is where creating a session announces it: it will publish
-`{"session_id": ...}` on the bus's `sessions` topic (the role a Cloud Function plays on GCP).
-Until the bus is wired in, it only logs, so a worker has to find pending sessions itself.
+`on_session_created` announces a new session: it publishes `{"session_id": ...}` on the bus's
+`sessions` topic (the role a Cloud Function plays on GCP) and records the announcement, so
+`trackline trigger` can find sessions whose message never went out (`trackline.trigger`).
 """
 
 from __future__ import annotations
 
-import logging
-
+from trackline import trigger
 from trackline.config import Settings
 from trackline.state import Session, StateStore
 from trackline.state.groups import group_members
 
-log = logging.getLogger(__name__)
 
-
-def on_session_created(settings: Settings, session: Session) -> None:
-    """Announce a new session. TODO(bus): publish {"session_id": id} on topic `sessions`."""
-    log.info(
-        "session.announce session_id=%s users=%d published=false reason='bus not wired yet'",
-        session.session_id,
-        len(session.users),
-    )
+def on_session_created(settings: Settings, store: StateStore, session: Session) -> str | None:
+    """Announce a new session; returns the message id, or None when the bus was unreachable
+    (the session stays pending and `trackline trigger` announces it later)."""
+    return trigger.on_created(settings, store, session)
 
 
 def create_session(
@@ -36,5 +30,5 @@ def create_session(
     for name in groups or []:
         ids.extend(group_members(store, name))
     session = store.create_session(ids)
-    on_session_created(settings, session)
+    on_session_created(settings, store, session)
     return session

@@ -113,7 +113,9 @@ def _run(
         return _not_claimed(session_id, session.status, session.worker_id)
     if not store.claim_session(session_id, worker_id, lease):
         now = store.get_session(session_id)
-        return _not_claimed(session_id, now.status if now else "running", now and now.worker_id)
+        return _not_claimed(
+            session_id, now.status if now else "running", now.worker_id if now else None
+        )
     log.info("session.start session_id=%s worker_id=%s", session_id, worker_id)
     with _Heartbeat(store, session_id, worker_id, lease):
         session = store.get_session(session_id)
@@ -229,8 +231,7 @@ _HINTS = {
     "needs_reauth": "their tokens were refused; they must re-authorise (`trackline auth PROVIDER "
     "--user ID`), then create the session again",
     "no_accounts": "no connected provider; run `trackline auth PROVIDER --user ID` first",
-    "api_unavailable": "the API failed after retries (an outage?); create the session again "
-    "later",
+    "api_unavailable": "the API failed after retries (an outage?); create the session again later",
     "rate_limited": "the API quota is spent; create the session again after it resets",
 }
 
@@ -239,7 +240,12 @@ class _Heartbeat:
     """Renews the lease every third of its length while the session runs."""
 
     def __init__(self, store: StateStore, session_id: str, worker_id: str, lease: float) -> None:
-        self.store, self.session_id, self.worker_id, self.lease = store, session_id, worker_id, lease
+        self.store, self.session_id, self.worker_id, self.lease = (
+            store,
+            session_id,
+            worker_id,
+            lease,
+        )
         self._stop = threading.Event()
         ctx = contextvars.copy_context()  # heartbeat log lines carry the session id too
         self._thread = threading.Thread(

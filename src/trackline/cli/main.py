@@ -23,6 +23,7 @@ from trackline.cli import (
     runs,
     sessions,
     users,
+    worker,
 )
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
@@ -75,6 +76,7 @@ users.register(app)
 sessions.register(app)
 groups.register(app)
 connectors.register(app)
+worker.register(app)
 
 
 def run() -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from trackline import sessions
 from trackline.cli._state import store_for, when
-from trackline.cli.common import out, print_json
+from trackline.cli.common import out, print_json, state
 from trackline.errors import UsageError
 from trackline.state import Session
 from trackline.state.errors import UnknownSessionError
@@ -89,14 +90,40 @@ def _render(s: Session) -> None:
     p("users:")
     for u in s.users:
         outcome = s.outcomes.get(u.user_id)
-        shown = json.dumps(outcome, sort_keys=True) if outcome is not None else "no outcome yet"
+        shown = _outcome(outcome) if outcome is not None else "no outcome yet"
         active = "active" if u.is_active else "inactive"
         p(f"  {u.user_id} ({active}, last active {when(u.last_active)}): {shown}", markup=False)
     p("run ids: " + (", ".join(s.run_ids) if s.run_ids else "none"), markup=False)
     p("timeline:")
+    for at, line in _timeline(s):
+        p(f"  {when(at)} {line}".rstrip(), markup=False)
+
+
+def _outcome(outcome: dict[str, Any]) -> str:
+    """A member's outcome in one line: status, counts, message (JSON for foreign shapes)."""
+    if "status" not in outcome:
+        return json.dumps(outcome, sort_keys=True)
+    text = str(outcome["status"])
+    if "added" in outcome:
+        text += f" (added {outcome.get('added', 0)}, rejected {outcome.get('rejected', 0)})"
+    if outcome.get("message"):
+        text += f": {outcome['message']}"
+    return text
+
+
+def _timeline(s: Session) -> list[tuple[datetime, str]]:
+    """Status changes and, at the time each was recorded, every member's outcome."""
+    rows: list[tuple[datetime, str]] = []
     for c in s.timeline:
         worker = f" [{c.worker_id}]" if c.worker_id else ""
-        p(f"  {when(c.at)} {c.status}{worker} {c.message or ''}".rstrip(), markup=False)
+        rows.append((c.at, f"{c.status}{worker} {c.message or ''}"))
+    for user_id, outcome in s.outcomes.items():
+        try:
+            at = datetime.fromisoformat(str(outcome["at"]))
+        except (KeyError, ValueError):
+            continue
+        rows.append((at, f"  user {user_id}: {_outcome(outcome)}"))
+    return sorted(rows, key=lambda r: r[0])
 
 
 @group.command("show")
@@ -116,6 +143,48 @@ def show(
         print_json(found.to_dict())
         return
     _render(found)
+
+
+@group.command("feedback")
+def feedback(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Likes, skips and dislikes of a session, per track and per member (from the warehouse)."""
+    from trackline.warehouse.base import open_warehouse
+    from trackline.warehouse.views import no_feedback, session_feedback
+
+    settings = state(ctx).settings()
+    if not settings.warehouse.exists():
+        found = no_feedback(session_id)
+    else:
+        wh = open_warehouse(settings, read_only=True)
+        try:
+            found = session_feedback(wh, session_id)
+        finally:
+            wh.close()
+    if json_:
+        print_json(found)
+        return
+    t = found["totals"]
+    out.print(
+        f"session {session_id}: {t['events']} feedback events, {t['likes']} likes, "
+        f"{t['skips']} skips, {t['dislikes']} dislikes",
+        markup=False,
+    )
+    if not t["events"]:
+        return
+    for title, rows, key in (
+        ("by track", found["by_track"], "track_id"),
+        ("by member", found["by_member"], "user_id"),
+    ):
+        table = Table(key, "likes", "skips", "dislikes", "events", title=title)
+        for r in rows:
+            table.add_row(
+                str(r[key]), str(r["likes"]), str(r["skips"]), str(r["dislikes"]), str(r["events"])
+            )
+        out.print(table)
 
 
 def register(app: typer.Typer) -> None:

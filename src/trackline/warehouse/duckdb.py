@@ -18,6 +18,7 @@ from trackline.config import Settings
 from trackline.contracts.kernel import ident
 from trackline.contracts.model import DUCKDB_TYPES, Contract
 from trackline.errors import QueryError, TracklineError, UsageError
+from trackline.warehouse.views import create_views
 
 META_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
@@ -108,6 +109,7 @@ class DuckDBWarehouse:
         if not self.table_exists(contract.name):
             body = ", ".join(f"{ident(n)} {t}" for n, t in columns)
             self.con.execute(f"CREATE TABLE {table} ({body})")
+            create_views(self.con, contract.name)
             return
         have = {
             r[0]
@@ -120,6 +122,7 @@ class DuckDBWarehouse:
         for n, t in columns:
             if n not in have:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {ident(n)} {t}")
+        create_views(self.con, contract.name)
 
     # Queries -----------------------------------------------------------------------------
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
