@@ -16,6 +16,8 @@ from trackline.sources.fetch import UserFetchResult, fetch_user
 from trackline.sources.http import HttpClient
 from trackline.state import StateStore
 
+#: What the HTTP client says when an API kept failing after its retries (an outage).
+OUTAGE_HINT = "the API may be down"
 #: Worst first: the member's status when no provider worked is the first one present.
 _FAILURE_ORDER = ("needs_reauth", "rate_limited", "api_unavailable", "failed")
 
@@ -69,6 +71,8 @@ def _classify(r: UserFetchResult) -> tuple[str, str]:
     if r.status == "rate_limited":
         return "rate_limited", f"{r.provider}: {r.error}"
     if r.status == "partial" and fetched == 0:
+        return "api_unavailable", f"{r.provider}: {r.error}"
+    if r.status == "failed" and OUTAGE_HINT in (r.error or ""):
         return "api_unavailable", f"{r.provider}: {r.error}"
     if r.status in ("failed", "spooled"):
         return "failed", f"{r.provider}: {r.error}"
