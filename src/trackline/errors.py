@@ -64,3 +64,15 @@ class QueryError(UsageError):
 
 class AccountingError(TracklineError):
     """A run's counts do not add up: input != valid + rejected + duplicates. A bug: report it."""
+
+
+class ExtraNotInstalledError(UsageError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class ModelError(TracklineError):
+    """`trackline model` failed: a model did not build or a data test found bad rows."""
+
+
+class ServingError(TracklineError):
+    """The serving store could not be reached or answered with an error."""
