@@ -12,6 +12,8 @@ import typer
 
 from trackline import __version__
 from trackline.cli import contracts, demo, generate, ingest, query, report, runs
+from trackline.cli import analytics
+from trackline.cli import model as model_cli
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
 
@@ -59,6 +61,8 @@ report.register(app)
 query.register(app)
 generate.register(app)
 demo.register(app)
+model_cli.register(app)
+analytics.register(app)
 
 
 def run() -> None:

@@ -24,6 +24,7 @@ from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger(__name__)
 
+FAILED = frozenset({"error", "fail", "runtime error"})
 QUIET_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DO_NOT_TRACK": "1",
@@ -43,7 +44,7 @@ class NodeResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("success", "pass", "warn")
+        return self.status not in FAILED  # skipped nodes are reported, not counted as failed
 
 
 @dataclass
@@ -76,6 +77,7 @@ class ModelRun:
             "created_sources": self.created_sources,
             "models": {"ok": count("model", True), "failed": count("model", False)},
             "tests": {"passed": count("test", True), "failed": count("test", False)},
+            "skipped": sum(1 for n in self.nodes if n.status == "skipped"),
             "failed": [
                 {"name": n.name, "kind": n.kind, "status": n.status, "message": n.message}
                 for n in self.failed
