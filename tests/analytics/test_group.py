@@ -40,9 +40,7 @@ def test_group_top_tracks_name_the_member_who_played_most(small_group: Settings)
 
 
 def test_pairwise_overlap_and_jaccard(small_group: Settings) -> None:
-    overlap = {
-        (o["user_a"], o["user_b"]): o for o in analyse_group(small_group, USERS)["overlap"]
-    }
+    overlap = {(o["user_a"], o["user_b"]): o for o in analyse_group(small_group, USERS)["overlap"]}
     assert set(overlap) == {("ana", "ben"), ("ana", "cai"), ("ben", "cai")}
     expected = {
         ("ana", "ben"): (1, 1, 1 / 4, 1 / 3),

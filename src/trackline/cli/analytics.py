@@ -66,9 +66,7 @@ def group(
             ["user_a", "user_b", "shared_tracks", "shared_artists", "track_jaccard"],
         )
     )
-    out.print(
-        _table("blend", report["blend"], ["track_name", "artist_name", "members", "score"])
-    )
+    out.print(_table("blend", report["blend"], ["track_name", "artist_name", "members", "score"]))
 
 
 def register(root: typer.Typer) -> None:

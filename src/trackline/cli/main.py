@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 
 from trackline import __version__
+from trackline.cli import analytics as analytics_cli
 from trackline.cli import contracts, demo, generate, ingest, query, report, runs
-from trackline.cli import analytics
 from trackline.cli import model as model_cli
+from trackline.cli import recommend as recommend_cli
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
 
@@ -62,7 +63,8 @@ query.register(app)
 generate.register(app)
 demo.register(app)
 model_cli.register(app)
-analytics.register(app)
+analytics_cli.register(app)
+recommend_cli.register(app)
 
 
 def run() -> None:
