@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
     )
+    serving_uri: str | None = Field(
+        default=None,
+        description="Serving store URI: sqlite:///path (default under home), redis://..., "
+        "bigtable://project/instance",
+    )
     slice_min_n: int = Field(default=30, ge=1, description="Slices with fewer rows are flagged")
     slice_min_share: float = Field(
         default=0.5,
@@ -91,6 +96,10 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> str:
+        return self.serving_uri or f"sqlite:///{(self.home / 'serving.sqlite').absolute()}"
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -41,9 +41,7 @@ def played(con: duckdb.DuckDBPyConnection, user: str) -> set[str]:
 
 
 @pytest.mark.parametrize("method", ["knn", "als"])
-def test_excludes_played_and_follows_taste(
-    con: duckdb.DuckDBPyConnection, method: str
-) -> None:
+def test_excludes_played_and_follows_taste(con: duckdb.DuckDBPyConnection, method: str) -> None:
     recs = base.get(method, seed=3).recommend(con, ["rock_0"], 5)
     ids = [r.track_id for r in recs]
     assert len(ids) == 5 == len(set(ids))

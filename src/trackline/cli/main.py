@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from trackline import __version__
+from trackline.cli import aggregate as aggregate_cli
 from trackline.cli import analytics as analytics_cli
 from trackline.cli import contracts, demo, generate, ingest, query, report, runs
 from trackline.cli import model as model_cli
@@ -65,6 +66,7 @@ demo.register(app)
 model_cli.register(app)
 analytics_cli.register(app)
 recommend_cli.register(app)
+aggregate_cli.register(app)
 
 
 def run() -> None:

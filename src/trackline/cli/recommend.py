@@ -43,8 +43,8 @@ def recommend(
         return
     table = Table("#", "track", "artist", "score", "why")
     for i, r in enumerate(recs, 1):
-        table.add_row(str(i), r.track_name or r.track_id, r.artist_name or "", f"{r.score:.3f}",
-                      r.reason)  # fmt: skip
+        name = r.track_name or r.track_id
+        table.add_row(str(i), name, r.artist_name or "", f"{r.score:.3f}", r.reason)
     out.print(table)
 
 

@@ -33,11 +33,11 @@ def _names(con: duckdb.DuckDBPyConnection, recs: list[Recommendation]) -> list[R
         {"ids": [r.track_id for r in recs]},
     ).fetchall()
     names = {r[0]: (r[1], r[2]) for r in rows}
-    return [
-        replace(r, track_name=names.get(r.track_id, (None, None))[0],
-                artist_name=names.get(r.track_id, (None, None))[1])
-        for r in recs
-    ]  # fmt: skip
+    out = []
+    for r in recs:
+        track_name, artist_name = names.get(r.track_id, (None, None))
+        out.append(replace(r, track_name=track_name, artist_name=artist_name))
+    return out
 
 
 def recommend(
