@@ -55,7 +55,7 @@ class ALSRecommender:
         matrix = csr_matrix((conf, (ui, ti)), shape=(len(user_ids), len(track_ids)))
         # a factor needs several listeners behind it: more only memorises a small history
         factors = min(self.factors, max(2, min(len(user_ids), len(track_ids)) // 8))
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         with threadpool_limits(1, "blas"):  # implicit's advice; also keeps runs repeatable
             model = als_cls(

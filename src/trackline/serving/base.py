@@ -92,22 +92,16 @@ class ServingStore:
     def write_aggregates(
         self, rows: Iterable[tuple[str, str, date, Mapping[str, Any]]]
     ) -> list[str]:
-        items = [
-            (
-                keys.aggregate_key(dimension, value, day),
-                json.dumps(
-                    {
-                        "dimension": dimension,
-                        "value": value,
-                        "date": day.isoformat(),
-                        "metrics": dict(metrics),
-                    },
-                    sort_keys=True,
-                    default=str,
-                ),
-            )  # fmt: skip
-            for dimension, value, day, metrics in rows
-        ]
+        items = []
+        for dimension, value, day, metrics in rows:
+            doc = {
+                "dimension": dimension,
+                "value": value,
+                "date": day.isoformat(),
+                "metrics": dict(metrics),
+            }
+            body = json.dumps(doc, sort_keys=True, default=str)
+            items.append((keys.aggregate_key(dimension, value, day), body))
         self.kv.put_many(DAILY, items)
         return [k for k, _ in items]
 
