@@ -35,13 +35,15 @@ def shipped_profiles() -> dict[str, Any]:
 
 def write_profiles(settings: Settings) -> Path:
     """Write profiles.yml under the home: the shipped targets, with `local` pointing at the
-    configured warehouse and bounded like every other DuckDB connection trackline opens."""
+    configured warehouse and bounded like every other DuckDB connection trackline opens.
+
+    No `temp_directory`: dbt-duckdb re-applies settings on every connection and DuckDB refuses
+    to switch it once used; the default (`<warehouse>.tmp` beside the file) is fine."""
     profiles = shipped_profiles()
     local = profiles[PROFILE]["outputs"]["local"]
     local["path"] = str(settings.warehouse.absolute())
     local["settings"] = {
         "memory_limit": settings.duckdb_memory_limit,
-        "temp_directory": str(settings.warehouse.absolute().parent / "duckdb_tmp"),
         "preserve_insertion_order": False,
     }
     if settings.duckdb_threads:
