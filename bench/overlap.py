@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from model import populate
-
 from trackline import duck
 from trackline.analytics.group import MEMBER_PLAYS, OVERLAP, group_report
 from trackline.analytics.plays import activity_sql

@@ -116,11 +116,7 @@ def main() -> None:
     baseline = results[0][f"precision@{K}"]
     for r in results:
         r["lift_vs_popularity"] = round(r[f"precision@{K}"] / baseline, 2) if baseline else None
-    print(
-        json.dumps(
-            {"users": len(test), "train_plays": len(train), "results": results}, indent=2
-        )
-    )
+    print(json.dumps({"users": len(test), "train_plays": len(train), "results": results}, indent=2))
     beaten = all(r[f"precision@{K}"] > baseline for r in results[1:])
     print("every recommender beats popularity:", beaten)
     if not beaten:

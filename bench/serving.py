@@ -70,9 +70,11 @@ def measure(store: ServingStore) -> dict[str, Any]:
 
 def main() -> None:
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        with open_store(f"sqlite:///{Path(tmp) / 'serving.sqlite'}") as store:
-            results["sqlite"] = measure(store)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_store(f"sqlite:///{Path(tmp) / 'serving.sqlite'}") as store,
+    ):
+        results["sqlite"] = measure(store)
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
     except OSError:
