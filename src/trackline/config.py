@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
     )
+    serving_uri: str | None = Field(
+        default=None,
+        description="Serving store URI: sqlite:///path (default under home), redis://..., "
+        "bigtable://project/instance",
+    )
     slice_min_n: int = Field(default=30, ge=1, description="Slices with fewer rows are flagged")
     slice_min_share: float = Field(
         default=0.5,
@@ -138,6 +143,11 @@ class Settings(BaseSettings):
     def state(self) -> str:
         """State store URI: `state_uri`, else a SQLite file under the home."""
         return self.state_uri or "sqlite:///" + str((self.home / "state.db").absolute())
+
+    @property
+    def serving(self) -> str:
+        """Serving store URI: `serving_uri`, else a SQLite file under the home."""
+        return self.serving_uri or f"sqlite:///{(self.home / 'serving.sqlite').absolute()}"
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
