@@ -56,6 +56,25 @@ class Settings(BaseSettings):
         "of an even share (1 / number of values)",
     )
 
+    bus_uri: str | None = Field(
+        default=None,
+        description="Event bus URI (log://, redis://, nats://, pubsub://, kafka://); "
+        "default: the embedded log under the home",
+    )
+    bus_max_attempts: int = Field(
+        default=5, ge=1, description="Deliveries before a message goes to <topic>.dlq"
+    )
+    bus_ack_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Unacked messages are delivered again after this"
+    )
+    bus_retry_seconds: float = Field(
+        default=30.0, ge=0, description="How long bus calls retry while a server is away"
+    )
+    stream_batch_size: int = Field(default=20_000, ge=1, description="Stream micro-batch size")
+    stream_batch_seconds: float = Field(
+        default=0.5, gt=0, description="Longest wait to fill a stream micro-batch"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -91,6 +110,10 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def bus(self) -> str:
+        return self.bus_uri or f"log://{(self.home / 'bus.db').absolute()}"
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
