@@ -23,7 +23,10 @@ def drain(bus: Bus, topic: str, group: str, want: int, *, ack: bool = True) -> l
 
 def test_publish_consume_ack(make_bus: OpenBus, topic: str) -> None:
     bus = make_bus()
-    sent = [Outgoing(f"m{i}".encode(), {"event_type": "orders", "n": str(i)}, f"k{i % 3}") for i in range(10)]
+    sent = [
+        Outgoing(f"m{i}".encode(), {"event_type": "orders", "n": str(i)}, f"k{i % 3}")
+        for i in range(10)
+    ]
     ids = bus.publish_batch(topic, sent)
     assert len(set(ids)) == 10
     one = bus.publish(topic, b"single", {"event_type": "inventory"}, "solo")

@@ -198,6 +198,8 @@ def redact(uri: str) -> str:
     """A URI safe to log: any password or token in it replaced by `***`."""
     parts = urlsplit(uri)
     netloc = parts.netloc
+    if not netloc and not parts.query:
+        return uri  # nothing secret in it (log:///path); urlunsplit would drop the `//`
     if "@" in netloc:
         creds, host = netloc.rsplit("@", 1)
         user = creds.split(":", 1)[0]
@@ -210,7 +212,9 @@ def dlq(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
-def dead_letter(bus: Bus, topic: str, group: str, messages: list[Message], max_attempts: int) -> list[Message]:
+def dead_letter(
+    bus: Bus, topic: str, group: str, messages: list[Message], max_attempts: int
+) -> list[Message]:
     """Move messages past `max_attempts` to `<topic>.dlq` (then ack them); return the rest.
 
     Shared by every backend so the rule is the same everywhere: the dead letter keeps the data,

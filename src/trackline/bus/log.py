@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS leases (
     deadline REAL NOT NULL,
     PRIMARY KEY (topic, grp, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS leases_by_deadline ON leases (topic, grp, deadline);
 """
 
 COLUMNS = "m.seq, m.data, m.attributes, m.ordering_key, m.publish_time"
@@ -258,12 +257,24 @@ class _Transaction:
             self.bus._lock.release()
 
 
+def _attributes(text: str | None, cache: dict[str, dict[str, str]] = {}) -> dict[str, str]:  # noqa: B006
+    """Parsed attributes; the few distinct texts (one per event type) are parsed once."""
+    if not text:
+        return {}
+    parsed = cache.get(text)
+    if parsed is None:
+        parsed = json.loads(text)
+        if len(cache) < 10_000:
+            cache[text] = parsed
+    return dict(parsed)
+
+
 def _message(topic: str, r: Any) -> Message:
     seq, data, attributes, key, published, attempt = r
     return Message(
         id=str(seq),
         data=bytes(data),
-        attributes=json.loads(attributes) if attributes else {},
+        attributes=_attributes(attributes),
         ordering_key=key,
         publish_time=float(published),
         delivery_attempt=int(attempt),

@@ -53,7 +53,7 @@ class RedisBus:
             raise ConfigError("redis:// needs the redis client: pip install 'trackline[redis]'")
         self.uri = uri
         self.options = options
-        self.client = _redis.Redis.from_url(uri, socket_timeout=30, socket_connect_timeout=5)
+        self.client: Any = _redis.Redis.from_url(uri, socket_timeout=30, socket_connect_timeout=5)
         self.consumer = f"c-{uuid.uuid4().hex[:12]}"
         self._groups: set[tuple[str, str]] = set()
 
@@ -152,9 +152,7 @@ class RedisBus:
         for eid, _ in entries:
             info = self._call(
                 "pending",
-                lambda eid=eid: self.client.xpending_range(
-                    topic, group, min=eid, max=eid, count=1
-                ),
+                lambda eid=eid: self.client.xpending_range(topic, group, min=eid, max=eid, count=1),
             )
             counts[_text(eid)] = int(info[0]["times_delivered"]) if info else 1
         return [_message(topic, eid, f, counts.get(_text(eid), 1)) for eid, f in entries]
@@ -162,7 +160,11 @@ class RedisBus:
     def ack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
         for i in range(0, len(messages), CHUNK):
             ids = [m.id for m in messages[i : i + CHUNK]]
-            self._call("ack", lambda ids=ids: self.client.xack(topic, group, *ids))
+
+            def ack(ids: list[str] = ids) -> Any:
+                return self.client.xack(topic, group, *ids)
+
+            self._call("ack", ack)
 
     def nack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
         if not messages:
@@ -171,9 +173,7 @@ class RedisBus:
         ids = [m.id for m in messages]
         self._call(
             "nack",
-            lambda: self.client.xclaim(
-                topic, group, self.consumer, 0, ids, idle=idle, justid=True
-            ),
+            lambda: self.client.xclaim(topic, group, self.consumer, 0, ids, idle=idle, justid=True),
         )
 
     def lag(self, topic: str, group: str) -> int | None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from trackline import __version__
-from trackline.cli import contracts, demo, generate, ingest, query, report, runs
+from trackline.cli import contracts, demo, generate, ingest, query, report, runs, streaming
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
 
@@ -59,6 +59,7 @@ report.register(app)
 query.register(app)
 generate.register(app)
 demo.register(app)
+streaming.register(app)
 
 
 def run() -> None:
