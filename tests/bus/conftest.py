@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.services import require
 from trackline.bus.base import Bus, open_bus
 from trackline.config import Settings
-from tests.services import require
 
 BACKENDS = ["log", "redis", "nats"]
 OpenBus = Callable[..., Bus]
@@ -41,10 +42,8 @@ def make_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenBus
 
     yield make
     for bus in opened:
-        try:
+        with contextlib.suppress(Exception):
             bus.close()
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from trackline.bus.base import Bus, Message, Outgoing, dlq
 from tests.bus.conftest import OpenBus
+from trackline.bus.base import Bus, Message, Outgoing, dlq
 
 
 def drain(bus: Bus, topic: str, group: str, want: int, *, ack: bool = True) -> list[Message]:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import require
+from tests.stream.helpers import assert_exactly_once
 from trackline.bus.base import open_bus
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import publish_events
-from tests.services import require
-from tests.stream.helpers import assert_exactly_once
 
 EVENTS = 20_000
 

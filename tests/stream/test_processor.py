@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.stream.helpers import assert_exactly_once, error_message_ids, raw_lines
 from trackline import duck
 from trackline.bus.base import Outgoing, open_bus
 from trackline.config import Settings
@@ -12,7 +13,6 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.stream.consumer import StreamProcessor
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import publish_events
-from tests.stream.helpers import assert_exactly_once, error_message_ids, raw_lines
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:

@@ -150,10 +150,11 @@ class RedisBus:
             return []
         counts: dict[str, int] = {}
         for eid, _ in entries:
-            info = self._call(
-                "pending",
-                lambda eid=eid: self.client.xpending_range(topic, group, min=eid, max=eid, count=1),
-            )
+
+            def pending(eid: Any = eid) -> Any:
+                return self.client.xpending_range(topic, group, min=eid, max=eid, count=1)
+
+            info = self._call("pending", pending)
             counts[_text(eid)] = int(info[0]["times_delivered"]) if info else 1
         return [_message(topic, eid, f, counts.get(_text(eid), 1)) for eid, f in entries]
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from trackline.bus.base import open_bus, redact
+from trackline.bus.base import Start, open_bus, redact
 from trackline.cli.common import err, out, print_json, state
 from trackline.contracts.loader import ContractRegistry
 from trackline.errors import UsageError
@@ -147,7 +147,7 @@ def tail(
     group = f"tail-{uuid.uuid4().hex[:12]}"
     seen = 0
     idle_since = time.monotonic()
-    start = "earliest" if from_beginning else "latest"
+    start: Start = "earliest" if from_beginning else "latest"
     try:
         while max_messages is None or seen < max_messages:
             want = 500 if max_messages is None else min(500, max_messages - seen)

@@ -216,9 +216,9 @@ class StreamProcessor:
                 )
         if unknown:
             table = _unknown_rejected([batch[i] for i in unknown], unknown)
-            bad = zip(unknown, table["detail"].to_pylist(), strict=True)
+            details = zip(unknown, table["detail"].to_pylist(), strict=True)
             self.writer.errors(
-                UNKNOWN, [(batch[i], ["unknown_event_type"], d) for i, d in bad], stamp
+                UNKNOWN, [(batch[i], ["unknown_event_type"], d) for i, d in details], stamp
             )
             rejected_parts.append(table)
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
@@ -229,15 +229,15 @@ class StreamProcessor:
         totals = Totals()
         for event, idx in groups.items():
             tally = Totals(events=len(idx))
-            r = results.get(event)
-            if r is None:
+            res = results.get(event)
+            if res is None:
                 tally.rejected = len(idx)
                 self.stats.reasons["unknown_event_type"] += len(idx)
             else:
-                tally.rejected = r.rejected.num_rows
+                tally.rejected = res.rejected.num_rows
                 tally.valid = inserted.get(event, 0)
-                tally.duplicates = r.duplicates + r.valid.num_rows - tally.valid
-                self.stats.reasons.update(r.reasons)
+                tally.duplicates = res.duplicates + res.valid.num_rows - tally.valid
+                self.stats.reasons.update(res.reasons)
             if tally.events != tally.valid + tally.rejected + tally.duplicates:
                 raise AccountingError(f"stream batch for {event} does not add up: {tally}")
             self.stats.by_type[event].add(tally)
