@@ -24,6 +24,7 @@ from trackline.cli import (
     report,
     runs,
     sessions,
+    streaming,
     users,
 )
 from trackline.cli import model as model_cli
@@ -83,6 +84,7 @@ model_cli.register(app)
 analytics_cli.register(app)
 recommend_cli.register(app)
 aggregate_cli.register(app)
+streaming.register(app)
 
 
 def run() -> None:
