@@ -43,7 +43,7 @@ class Publisher(Protocol):
 
 def open_publisher(settings: Settings) -> Publisher:
     """The configured bus (`TRACKLINE_BUS_URI`, default the embedded log under the home)."""
-    from trackline.bus import open_bus
+    from trackline.bus.base import open_bus
 
     bus: Publisher = open_bus(None, settings)
     return bus

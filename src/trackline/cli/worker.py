@@ -54,7 +54,7 @@ def worker(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
 ) -> None:
     """Pull sessions from the bus's `sessions` topic and run them until stopped."""
-    from trackline.bus import open_bus
+    from trackline.bus.base import open_bus
     from trackline.pull import pull_loop
     from trackline.worker import default_worker_id
 
