@@ -13,9 +13,11 @@ from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
 from trackline.engines.local import LocalEngine, RunResult
 from trackline.progress import NullReporter, Reporter
+from trackline.session_demo import run_session_demo
 from trackline.sources import generator
 from trackline.sources.api_demo import run_api_demo
 from trackline.sources.fetch import UserFetchResult
+from trackline.worker import SessionRun
 
 #: The file format each dataset is demonstrated with, to exercise every reader.
 FORMATS = {
@@ -33,6 +35,7 @@ class DemoResult:
     rerun: RunResult
     inputs_dir: str
     api: list[UserFetchResult] = field(default_factory=list)  # fetches from the fake APIs
+    session: SessionRun | None = None  # a session of the fake APIs' users, run by the worker
 
 
 def run_demo(
@@ -67,4 +70,5 @@ def run_demo(
         runs.append(engine.ingest([str(path)], name))
     rerun = engine.ingest([files["listening_events"]], "listening_events", force=True)
     api = run_api_demo(settings)
-    return DemoResult(runs=runs, rerun=rerun, inputs_dir=str(inputs), api=api)
+    session = run_session_demo(settings)
+    return DemoResult(runs=runs, rerun=rerun, inputs_dir=str(inputs), api=api, session=session)

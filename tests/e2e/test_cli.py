@@ -122,5 +122,6 @@ def test_demo_runs_every_dataset(cli: CLI) -> None:
         assert c["input"] == c["valid"] + c["rejected"] + c["duplicates"]
         assert c["valid"] > 0
     assert doc["rerun"]["counts"]["valid"] == 0
+    assert doc["session"]["result"] == "done" and len(doc["session"]["users"]) == 3
     r = cli("demo", "--count", "200")
     assert r.code == 0 and "where to look" in r.out and "trackline" in r.out

@@ -40,6 +40,7 @@ def demo(
                 "runs": [r.summary() for r in result.runs],
                 "rerun": result.rerun.summary(),
                 "api": [r.as_dict() for r in result.api],
+                "session": result.session.as_dict() if result.session else None,
             }
         )
         return
@@ -74,6 +75,9 @@ def demo(
             f"added {sum(a.added.values())}",
             markup=False,
         )
+    if result.session is not None:
+        sr = result.session
+        out.print(f"session {sr.session_id} ({sr.result}): {sr.message}", markup=False)
     first = result.runs[0]
     home = settings.home
     out.print("\n[bold]where to look[/]")
