@@ -81,7 +81,6 @@ def pull_loop(
         messages = bus.consume(TOPIC, group, max_messages=1, timeout=poll_seconds)
         if not messages:
             continue
-        idle_since = time.monotonic()
         for message in messages:
             ok = _handle(settings, store, worker_id, message, pipeline, summary)
             (bus.ack if ok else bus.nack)(TOPIC, group, [message])
@@ -89,6 +88,7 @@ def pull_loop(
                 summary.acked += 1
             else:
                 summary.nacked += 1
+        idle_since = time.monotonic()  # idle means no message since the last one was handled
     summary.seconds = time.monotonic() - start
     return summary
 

@@ -95,3 +95,20 @@ def test_pull_mode_runs_announced_sessions_and_acks_them(
     for sid in ids:
         found = store.get_session(sid)
         assert found is not None and found.status == "done" and found.worker_id == "puller"
+
+
+def test_idle_exit_counts_from_the_end_of_the_last_session(
+    settings: Settings, store: StateStore
+) -> None:
+    store.add_user("ana")
+    ids = [sessions.create_session(settings, store, ["ana"]).session_id for _ in range(2)]
+    slow = GeneratedPipeline(settings, count=10, delay_seconds=0.6)  # longer than idle_exit
+    bus = open_bus(None, settings)
+    try:
+        summary = pull_loop(
+            settings, store, bus, "p", pipeline=slow, idle_exit=0.4, poll_seconds=0.1
+        )
+    finally:
+        bus.close()
+    assert summary.ran == 2
+    assert all(store.get_session(i).status == "done" for i in ids)  # type: ignore[union-attr]
