@@ -42,7 +42,7 @@ def test_session_from_group_announces_it(
     for u in ("alice", "bob"):
         store.add_user(u)
     create_group(store, "club", ["alice", "bob"])
-    with caplog.at_level(logging.INFO, logger="trackline.sessions"):
+    with caplog.at_level(logging.INFO, logger="trackline"):
         s = sessions.create_session(backend.settings, store, ["bob"], ["club"])
     assert s.user_ids == ["bob", "alice"]
     assert f"session.announce session_id={s.session_id}" in caplog.text

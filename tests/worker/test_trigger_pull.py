@@ -64,7 +64,8 @@ def test_trigger_finds_stuck_pending_and_expired_leases_only(
     old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     store.put_doc(trigger.ANNOUNCEMENTS, stuck, {"published_at": old, "count": 1})
     _drain(settings)
-    lost = {x.session_id: x.reason for x in trigger.find_lost(store, after_seconds=60)}
+    later = datetime.now(UTC) + timedelta(seconds=1)  # past the 0.01 s lease, not the 600 s one
+    lost = {x.session_id: x.reason for x in trigger.find_lost(store, 60, now=later)}
     assert set(lost) == {stuck, crashed}
     assert "still pending" in lost[stuck] and "lease of worker dead" in lost[crashed]
     assert fresh not in lost and alive not in lost

@@ -101,11 +101,10 @@ def _render(s: Session) -> None:
 
 def _outcome(outcome: dict[str, Any]) -> str:
     """A member's outcome in one line: status, counts, message (JSON for foreign shapes)."""
-    if "status" not in outcome:
-        return json.dumps(outcome, sort_keys=True)
+    if "status" not in outcome or "added" not in outcome:  # not the worker's shape
+        return json.dumps({k: v for k, v in outcome.items() if k != "at"}, sort_keys=True)
     text = str(outcome["status"])
-    if "added" in outcome:
-        text += f" (added {outcome.get('added', 0)}, rejected {outcome.get('rejected', 0)})"
+    text += f" (added {outcome.get('added', 0)}, rejected {outcome.get('rejected', 0)})"
     if outcome.get("message"):
         text += f": {outcome['message']}"
     return text
