@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
     )
+    serving_uri: str | None = Field(
+        default=None,
+        description="Serving store URI: sqlite:///path (default under home), redis://..., "
+        "bigtable://project/instance",
+    )
     slice_min_n: int = Field(default=30, ge=1, description="Slices with fewer rows are flagged")
     slice_min_share: float = Field(
         default=0.5,
@@ -97,6 +102,24 @@ class Settings(BaseSettings):
         default=8, ge=1, description="Requests in flight at once, across users and endpoints"
     )
     fetch_user_concurrency: int = Field(default=4, ge=1, description="Users fetched at once")
+    bus_uri: str | None = Field(
+        default=None,
+        description="Event bus URI (log://, redis://, nats://, pubsub://, kafka://); "
+        "default: the embedded log under the home",
+    )
+    bus_max_attempts: int = Field(
+        default=5, ge=1, description="Deliveries before a message goes to <topic>.dlq"
+    )
+    bus_ack_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Unacked messages are delivered again after this"
+    )
+    bus_retry_seconds: float = Field(
+        default=30.0, ge=0, description="How long bus calls retry while a server is away"
+    )
+    stream_batch_size: int = Field(default=20_000, ge=1, description="Stream micro-batch size")
+    stream_batch_seconds: float = Field(
+        default=0.5, gt=0, description="Longest wait to fill a stream micro-batch"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -138,6 +161,16 @@ class Settings(BaseSettings):
     def state(self) -> str:
         """State store URI: `state_uri`, else a SQLite file under the home."""
         return self.state_uri or "sqlite:///" + str((self.home / "state.db").absolute())
+
+    @property
+    def serving(self) -> str:
+        """Serving store URI: `serving_uri`, else a SQLite file under the home."""
+        return self.serving_uri or f"sqlite:///{(self.home / 'serving.sqlite').absolute()}"
+
+    @property
+    def bus(self) -> str:
+        """Bus URI: `bus_uri`, else the embedded log under the home."""
+        return self.bus_uri or f"log://{(self.home / 'bus.db').absolute()}"
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,15 @@ class NeedsReauthError(ConnectorError):
 
 class SpoolError(TracklineError):
     """Spooled fetch results could not be replayed; they stay in the spool for the next try."""
+
+
+class ExtraNotInstalledError(UsageError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+class ModelError(TracklineError):
+    """`trackline model` failed: a model did not build or a data test found bad rows."""
+
+
+class ServingError(TracklineError):
+    """The serving store could not be reached or answered with an error."""

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 
 from trackline import __version__
+from trackline.cli import aggregate as aggregate_cli
+from trackline.cli import analytics as analytics_cli
 from trackline.cli import (
     connectors,
     contracts,
@@ -22,8 +24,11 @@ from trackline.cli import (
     report,
     runs,
     sessions,
+    streaming,
     users,
 )
+from trackline.cli import model as model_cli
+from trackline.cli import recommend as recommend_cli
 from trackline.cli.common import State, err, setup_logging
 from trackline.errors import TracklineError
 
@@ -75,6 +80,11 @@ users.register(app)
 sessions.register(app)
 groups.register(app)
 connectors.register(app)
+model_cli.register(app)
+analytics_cli.register(app)
+recommend_cli.register(app)
+aggregate_cli.register(app)
+streaming.register(app)
 
 
 def run() -> None:

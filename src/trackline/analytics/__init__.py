@@ -1,0 +1,1 @@
+"""Listening analytics for friend groups, straight from the warehouse, computed in DuckDB SQL."""

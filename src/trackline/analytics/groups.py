@@ -1,0 +1,107 @@
+"""Who is in a group: a named group or a session's members, from the state store.
+
+The state store owns groups (`trackline groups create`) and sessions (`trackline sessions
+create`). The warehouse keeps a copy in `meta.groups` (group_id, user_id) because the dbt mart
+`group_overlap` joins on it: `sync` refreshes that copy before models run. A group that exists
+only in `meta.groups` (written with `set_members`, e.g. by a script) still resolves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from trackline.config import Settings
+from trackline.errors import UsageError
+from trackline.models.sources import GROUPS_DDL
+from trackline.state import open_state
+from trackline.state.groups import list_groups
+from trackline.warehouse.duckdb import DuckDBWarehouse
+
+log = logging.getLogger(__name__)
+
+
+def _warehouse(settings: Settings) -> DuckDBWarehouse:
+    settings.ensure_home()
+    wh = DuckDBWarehouse(settings.warehouse, settings)
+    wh.con.execute(GROUPS_DDL)
+    return wh
+
+
+def _from_state(settings: Settings, group: str) -> list[str] | None:
+    store = open_state(settings)
+    try:
+        doc = store.get_doc("groups", group)
+        if doc is not None:
+            return sorted(set(doc.get("user_ids", [])))
+        session = store.get_session(group)
+        if session is not None:
+            return sorted(set(session.user_ids))
+        return None
+    finally:
+        store.close()
+
+
+def members(settings: Settings, group: str) -> list[str]:
+    """The group's user ids, sorted: a named group, else a session id, else `meta.groups`."""
+    found = _from_state(settings, group)
+    if found:
+        return found
+    wh = _warehouse(settings)
+    try:
+        rows = wh.con.execute(
+            "SELECT user_id FROM meta.groups WHERE group_id = ? ORDER BY user_id", [group]
+        ).fetchall()
+    finally:
+        wh.close()
+    if not rows:
+        raise UsageError(
+            f"no group or session named {group!r} (or it has no members); create it with "
+            "`trackline groups create NAME --user U...`, or pass the members with --user"
+        )
+    return [str(r[0]) for r in rows]
+
+
+def set_members(settings: Settings, group: str, users: Sequence[str]) -> None:
+    """Replace a group's members in the warehouse copy only (scripts and tests)."""
+    if not group.strip() or not users:
+        raise UsageError("a group needs a name and at least one --user")
+    _replace(settings, {group: sorted(set(users))})
+
+
+def sync(settings: Settings) -> int:
+    """Copy every named group and every session's members into `meta.groups`; returns how
+    many groups were written. Groups that exist only in the warehouse are left alone."""
+    store = open_state(settings)
+    try:
+        groups = {g.name: sorted(set(g.user_ids)) for g in list_groups(store)}
+        for s in store.list_sessions():
+            groups.setdefault(s.session_id, sorted(set(s.user_ids)))
+    finally:
+        store.close()
+    if groups:
+        _replace(settings, groups)
+    log.info("groups.sync groups=%d", len(groups))
+    return len(groups)
+
+
+def _replace(settings: Settings, groups: dict[str, list[str]]) -> None:
+    wh = _warehouse(settings)
+    try:
+        wh.con.execute("BEGIN TRANSACTION")
+        wh.con.executemany("DELETE FROM meta.groups WHERE group_id = ?", [[g] for g in groups])
+        rows = [[g, u] for g, users in groups.items() for u in users]
+        if rows:
+            wh.con.executemany("INSERT INTO meta.groups (group_id, user_id) VALUES (?, ?)", rows)
+        wh.con.execute("COMMIT")
+    finally:
+        wh.close()
+
+
+def resolve(settings: Settings, group: str | None, users: Sequence[str] | None) -> list[str]:
+    """Members from --user when given, else from the named group or session."""
+    if users:
+        return sorted(set(users))
+    if group:
+        return members(settings, group)
+    raise UsageError("name a group with --group G or its members with --user U (repeatable)")

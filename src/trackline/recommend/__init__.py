@@ -1,0 +1,1 @@
+"""Recommendations from listening history (implicit feedback), for a member or a group."""

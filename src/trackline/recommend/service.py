@@ -1,0 +1,61 @@
+"""Recommendations for members of the warehouse's listening history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import duckdb
+
+from trackline.analytics.plays import activity_sql
+from trackline.config import Settings
+from trackline.errors import UsageError
+from trackline.recommend import base
+from trackline.recommend.base import Recommendation
+from trackline.warehouse.duckdb import DuckDBWarehouse
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Expose the warehouse's plays as `plays_source`, the relation recommenders read."""
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW plays_source AS "
+        f"SELECT user_id, track_id, track_name, artist_name FROM ({activity_sql(con)}) "
+        "WHERE is_play"
+    )
+
+
+def _names(con: duckdb.DuckDBPyConnection, recs: list[Recommendation]) -> list[Recommendation]:
+    if not recs:
+        return recs
+    rows = con.execute(
+        "SELECT track_id, max(track_name), max(artist_name) FROM plays_source "
+        "WHERE track_id IN (SELECT unnest(CAST($ids AS VARCHAR[]))) GROUP BY track_id",
+        {"ids": [r.track_id for r in recs]},
+    ).fetchall()
+    names = {r[0]: (r[1], r[2]) for r in rows}
+    out = []
+    for r in recs:
+        track_name, artist_name = names.get(r.track_id, (None, None))
+        out.append(replace(r, track_name=track_name, artist_name=artist_name))
+    return out
+
+
+def recommend(
+    settings: Settings,
+    users: Sequence[str],
+    *,
+    n: int = 20,
+    method: str = "knn",
+    seed: int = 0,
+) -> list[Recommendation]:
+    if n < 1:
+        raise UsageError("--n must be at least 1")
+    if not users:
+        raise UsageError("recommend for a member (--user) or a group (--group)")
+    recommender = base.get(method, seed)
+    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
+    try:
+        prepare(wh.con)
+        return _names(wh.con, recommender.recommend(wh.con, users, n))
+    finally:
+        wh.close()

@@ -1,0 +1,364 @@
+"""The stream processor: consume micro-batches, land them raw, validate, commit, then ack.
+
+One batch, in this order (design.md 3.3):
+1. consume until `stream_batch_size` messages or `stream_batch_seconds` since the first;
+2. group by the `event_type` attribute; run each group, as one Arrow batch of raw JSON texts,
+   through its contract's kernel (unknown types are rejected with reason `unknown_event_type`);
+3. write every message to `raw/<event>/...` and every rejected one to `raw/errors/<event>/...`;
+4. commit the valid rows (dedup on the key against the table) and rejected rows in one
+   warehouse transaction;
+5. ack. A crash anywhere before 5 redelivers the batch; step 4 makes that harmless.
+
+Accounting per batch: events = valid + rejected + duplicates, where duplicates are repeats of a
+key inside the batch or already in the warehouse (redeliveries included).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from array import array
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trackline.bus.base import Bus, Message, redact
+from trackline.config import Settings
+from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, KernelResult
+from trackline.contracts.loader import ContractRegistry
+from trackline.contracts.model import Contract
+from trackline.errors import AccountingError
+from trackline.lake import Lake
+from trackline.stream.events import EVENT_TYPES
+from trackline.stream.sink import WarehouseSink
+from trackline.stream.writer import UNKNOWN, LakeWriter
+
+log = logging.getLogger(__name__)
+GROUP = "trackline-stream"
+PROGRESS_SECONDS = 5.0
+MAX_LATENCIES = 5_000_000
+
+
+@dataclass
+class Totals:
+    events: int = 0
+    valid: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+    def add(self, other: Totals) -> None:
+        self.events += other.events
+        self.valid += other.valid
+        self.rejected += other.rejected
+        self.duplicates += other.duplicates
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass
+class StreamStats:
+    totals: Totals = field(default_factory=Totals)
+    by_type: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    reasons: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    redelivered: int = 0
+    started: float = field(default_factory=time.monotonic)
+    busy_seconds: float = 0.0
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    lag: int | None = None
+
+    def latency_ms(self, values: array[float] | None = None) -> dict[str, float | None]:
+        data = self.latencies if values is None else values
+        if not len(data):
+            return {"p50": None, "p99": None, "max": None}
+        arr = pa.array(data, pa.float64())
+        q = pc.quantile(arr, q=[0.5, 0.99]).to_pylist()
+        return {
+            "p50": round(q[0] * 1000, 1),
+            "p99": round(q[1] * 1000, 1),
+            "max": round(pc.max(arr).as_py() * 1000, 1),
+        }
+
+
+class StreamProcessor:
+    """Consumes one topic under one group into the lake and the warehouse."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        *,
+        topic: str = "events",
+        group: str = GROUP,
+        contracts: ContractRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        contracts = contracts or ContractRegistry(settings.contracts_dir)
+        self.contracts: dict[str, Contract] = {t: contracts.get(t) for t in EVENT_TYPES}
+        self.kernels = {
+            t: Kernel(c, future_tolerance_seconds=settings.future_tolerance_seconds)
+            for t, c in self.contracts.items()
+        }
+        self.instance = uuid.uuid4().hex[:8]
+        settings.ensure_home()
+        self.writer = LakeWriter(Lake(settings.lake), self.instance)
+        self.sink = WarehouseSink(settings, f"stream-{self.instance}")
+        self.stats = StreamStats()
+        self.stop = threading.Event()
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="trackline-kernel")
+
+    # Loop --------------------------------------------------------------------------------
+    def run(self, *, max_events: int | None = None, idle_exit: float | None = None) -> StreamStats:
+        """Process until stopped, `max_events` processed, or idle for `idle_exit` seconds."""
+        log.info(
+            "stream.start topic=%s group=%s bus=%s instance=%s",
+            self.topic,
+            self.group,
+            redact(getattr(self.bus, "uri", self.bus.scheme + "://")),
+            self.instance,
+        )
+        idle_since = time.monotonic()
+        last_progress = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                limit = self.settings.stream_batch_size
+                if max_events is not None:
+                    limit = min(limit, max_events - self.stats.totals.events)
+                    if limit <= 0:
+                        break
+                batch = self._fill(limit)
+                if not batch:
+                    self.sink.release()  # idle: let `trackline query` in
+                    if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                        break
+                    continue
+                self.process(batch)
+                idle_since = time.monotonic()
+                if time.monotonic() - last_progress >= PROGRESS_SECONDS:
+                    self._progress()
+                    last_progress = time.monotonic()
+        finally:
+            self.sink.release()
+            self._pool.shutdown(wait=True)
+        self.stats.lag = self.bus.lag(self.topic, self.group)
+        self._progress("stream.done")
+        return self.stats
+
+    def _fill(self, limit: int) -> list[Message]:
+        """Up to `limit` messages: wait (in short steps, to notice a stop) for the first one,
+        then keep taking until the batch is full or its time window closes."""
+        window = self.settings.stream_batch_seconds
+        got = self.bus.consume(self.topic, self.group, limit, timeout=min(window, 0.5))
+        if not got:
+            return got
+        closes = time.monotonic() + window
+        while len(got) < limit and not self.stop.is_set():
+            left = closes - time.monotonic()
+            if left <= 0:
+                break
+            more = self.bus.consume(self.topic, self.group, limit - len(got), timeout=left)
+            if not more:
+                break
+            got.extend(more)
+        return got
+
+    # One batch ---------------------------------------------------------------------------
+    def process(self, batch: list[Message]) -> Totals:
+        began = time.monotonic()
+        now = datetime.now(UTC)
+        stamp = int(now.timestamp() * 1000)
+        events: list[str] = []
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, m in enumerate(batch):
+            t = m.attributes.get("event_type", "")
+            t = t if t in self.kernels else UNKNOWN
+            events.append(t)
+            groups[t].append(i)
+        # Each type's kernel has its own DuckDB connection: run them side by side.
+        jobs = {
+            t: self._pool.submit(self._validate, t, [batch[i] for i in idx], idx, now)
+            for t, idx in groups.items()
+            if t != UNKNOWN
+        }
+        results = {t: job.result() for t, job in jobs.items()}
+        unknown = groups.get(UNKNOWN, [])
+        for t, idx in groups.items():
+            self.writer.raw(t, [batch[i] for i in idx], stamp)
+        rejected_parts = []
+        for t, r in results.items():
+            if r.rejected.num_rows:
+                rows = r.rejected
+                bad = zip(
+                    rows["source_line"].to_pylist(),
+                    rows["reasons"].to_pylist(),
+                    rows["detail"].to_pylist(),
+                    strict=True,
+                )
+                self.writer.errors(t, [(batch[i], rs, d) for i, rs, d in bad], stamp)
+                rejected_parts.append(
+                    rows.append_column("dataset", pa.array([t] * rows.num_rows, pa.string()))
+                )
+        if unknown:
+            table = _unknown_rejected([batch[i] for i in unknown], unknown)
+            details = zip(unknown, table["detail"].to_pylist(), strict=True)
+            self.writer.errors(
+                UNKNOWN, [(batch[i], ["unknown_event_type"], d) for i, d in details], stamp
+            )
+            rejected_parts.append(table)
+        rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
+        valid = {t: (self.contracts[t], r.valid) for t, r in results.items()}
+        inserted = self.sink.write(valid, _for_meta(rejected, self.topic), now)
+        committed = time.time()
+        self.bus.ack(self.topic, self.group, batch)
+        totals = Totals()
+        for event, idx in groups.items():
+            tally = Totals(events=len(idx))
+            res = results.get(event)
+            if res is None:
+                tally.rejected = len(idx)
+                self.stats.reasons["unknown_event_type"] += len(idx)
+            else:
+                tally.rejected = res.rejected.num_rows
+                tally.valid = inserted.get(event, 0)
+                tally.duplicates = res.duplicates + res.valid.num_rows - tally.valid
+                self.stats.reasons.update(res.reasons)
+            if tally.events != tally.valid + tally.rejected + tally.duplicates:
+                raise AccountingError(f"stream batch for {event} does not add up: {tally}")
+            self.stats.by_type[event].add(tally)
+            totals.add(tally)
+        self.stats.totals.add(totals)
+        self.stats.batches += 1
+        self.stats.redelivered += sum(1 for m in batch if m.delivery_attempt > 1)
+        self.stats.busy_seconds += time.monotonic() - began
+        if len(self.stats.latencies) < MAX_LATENCIES:
+            self.stats.latencies.extend(committed - m.publish_time for m in batch)
+        log.debug(
+            "stream.batch events=%d valid=%d rejected=%d duplicates=%d seconds=%.3f",
+            totals.events,
+            totals.valid,
+            totals.rejected,
+            totals.duplicates,
+            time.monotonic() - began,
+        )
+        return totals
+
+    def _validate(
+        self, event: str, msgs: list[Message], idx: list[int], now: datetime
+    ) -> KernelResult:
+        return self.kernels[event].run(_arrow(msgs, idx), now=now)
+
+    # Reporting ---------------------------------------------------------------------------
+    def _progress(self, event: str = "stream.progress") -> None:
+        s = self.stats
+        elapsed = max(time.monotonic() - s.started, 1e-9)
+        lat = s.latency_ms()
+        log.info(
+            "%s events=%d valid=%d rejected=%d duplicates=%d rate=%.0f/s lag=%s "
+            "p50_ms=%s p99_ms=%s",
+            event,
+            s.totals.events,
+            s.totals.valid,
+            s.totals.rejected,
+            s.totals.duplicates,
+            s.totals.events / elapsed,
+            s.lag if s.lag is not None else self.bus.lag(self.topic, self.group),
+            lat["p50"],
+            lat["p99"],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The `--json` shape of `trackline stream` (add keys, never rename)."""
+        s = self.stats
+        elapsed = time.monotonic() - s.started
+        return {
+            "topic": self.topic,
+            "group": self.group,
+            **s.totals.as_dict(),
+            "batches": s.batches,
+            "redelivered": s.redelivered,
+            "seconds": round(elapsed, 3),
+            "events_per_second": round(s.totals.events / elapsed, 1) if elapsed else None,
+            "busy_events_per_second": round(s.totals.events / s.busy_seconds, 1)
+            if s.busy_seconds
+            else None,
+            "latency_ms": s.latency_ms(),
+            "lag": s.lag,
+            "by_type": {k: v.as_dict() for k, v in sorted(s.by_type.items())},
+            "rejected_by_reason": dict(s.reasons.most_common()),
+        }
+
+
+def _arrow(msgs: list[Message], idx: list[int]) -> pa.Table:
+    """The kernel's json shape: raw text, message id as source, batch index as line."""
+    texts: list[str] = []
+    malformed: list[str | None] = []
+    for m in msgs:
+        try:
+            texts.append(m.data.decode("utf-8"))
+            malformed.append(None)
+        except UnicodeDecodeError:
+            texts.append(m.data.decode("utf-8", "replace"))
+            malformed.append("not UTF-8")
+    return pa.table(
+        {
+            "_raw": pa.array(texts, pa.string()),
+            "_source_file": pa.array([m.id for m in msgs], pa.string()),
+            "_source_line": pa.array(idx, pa.int64()),
+            "_malformed": pa.array(malformed, pa.string()),
+        }
+    )
+
+
+def _unknown_rejected(msgs: list[Message], idx: list[int]) -> pa.Table:
+    """Kernel-shaped rejected rows for messages whose event_type names no contract."""
+    known = ", ".join(EVENT_TYPES)
+    details = [
+        f"event_type {t!r} is not one of {known}"
+        if (t := m.attributes.get("event_type"))
+        else f"no event_type attribute ({known})"
+        for m in msgs
+    ]
+    table = pa.table(
+        {
+            "record": pa.array([m.data.decode("utf-8", "replace") for m in msgs], pa.string()),
+            "reasons": pa.array([["unknown_event_type"]] * len(msgs), pa.list_(pa.string())),
+            "detail": pa.array(details, pa.string()),
+            "source_file": pa.array([m.id for m in msgs], pa.string()),
+            "source_line": pa.array(idx, pa.int64()),
+        },
+        schema=REJECTED_SCHEMA,
+    )
+    return table.append_column("dataset", pa.array([UNKNOWN] * len(msgs), pa.string()))
+
+
+def _for_meta(rejected: pa.Table | None, topic: str) -> pa.Table | None:
+    """Rejected rows as `meta.rejected` wants them; the source is `bus:<topic>/<message id>`."""
+    if rejected is None or not rejected.num_rows:
+        return None
+    source = pc.binary_join_element_wise(f"bus:{topic}", rejected["source_file"], "/")
+    return pa.table(
+        {
+            "dataset": rejected["dataset"],
+            "record": rejected["record"],
+            "reasons": rejected["reasons"],
+            "detail": rejected["detail"],
+            "source_file": source,
+            "source_line": pa.nulls(rejected.num_rows, pa.int64()),
+        }
+    )

@@ -1,0 +1,136 @@
+"""Behaviour every bus promises (design.md 3.7), checked on log, Redis and NATS alike."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from tests.bus.conftest import OpenBus
+from trackline.bus.base import Bus, Message, Outgoing, dlq
+
+
+def drain(bus: Bus, topic: str, group: str, want: int, *, ack: bool = True) -> list[Message]:
+    """Consume until `want` messages arrived (or 10 s passed)."""
+    got: list[Message] = []
+    deadline = time.monotonic() + 10
+    while len(got) < want and time.monotonic() < deadline:
+        batch = bus.consume(topic, group, max_messages=want - len(got), timeout=0.5)
+        if ack:
+            bus.ack(topic, group, batch)
+        got.extend(batch)
+    return got
+
+
+def test_publish_consume_ack(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus()
+    sent = [
+        Outgoing(f"m{i}".encode(), {"event_type": "orders", "n": str(i)}, f"k{i % 3}")
+        for i in range(10)
+    ]
+    ids = bus.publish_batch(topic, sent)
+    assert len(set(ids)) == 10
+    one = bus.publish(topic, b"single", {"event_type": "inventory"}, "solo")
+    got = drain(bus, topic, "g", 11)
+    assert [m.data for m in got] == [m.data for m in sent] + [b"single"]
+    assert [m.attributes for m in got[:10]] == [m.attributes for m in sent]
+    assert [m.ordering_key for m in got] == [m.ordering_key for m in sent] + ["solo"]
+    assert got[-1].id == one
+    assert all(m.delivery_attempt == 1 for m in got)
+    assert all(abs(m.publish_time - time.time()) < 60 for m in got)
+    assert bus.consume(topic, "g", timeout=0.3) == []
+
+
+def test_nack_redelivers_with_a_higher_attempt(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus()
+    bus.publish(topic, b"again")
+    first = drain(bus, topic, "g", 1, ack=False)
+    bus.nack(topic, "g", first)
+    second = drain(bus, topic, "g", 1, ack=False)
+    assert [m.id for m in second] == [first[0].id]
+    assert second[0].data == b"again"
+    assert second[0].delivery_attempt == 2
+
+
+def test_a_consumer_that_dies_without_ack_gets_its_messages_redelivered(
+    make_bus: OpenBus, topic: str
+) -> None:
+    dead, alive = make_bus(), make_bus()
+    dead.publish_batch(topic, [Outgoing(f"x{i}".encode()) for i in range(5)])
+    taken = drain(dead, topic, "g", 5, ack=False)
+    dead.close()  # never acks
+    assert alive.consume(topic, "g", timeout=0.2) == []  # still leased to the dead one
+    time.sleep(1.2)  # the ack timeout passes
+    again = drain(alive, topic, "g", 5)
+    assert sorted(m.id for m in again) == sorted(m.id for m in taken)
+    assert all(m.delivery_attempt == 2 for m in again)
+    assert alive.consume(topic, "g", timeout=1.5) == []  # acked: gone for good
+
+
+def test_dead_letter_after_max_attempts(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus(bus_max_attempts=2)
+    bus.publish(topic, b"poison", {"event_type": "orders"}, "k1")
+    bus.publish(topic, b"fine")
+    for attempt in (1, 2):
+        got = drain(bus, topic, "g", 2 if attempt == 1 else 1, ack=False)
+        poison = [m for m in got if m.data == b"poison"]
+        bus.ack(topic, "g", [m for m in got if m.data == b"fine"])
+        assert poison and poison[0].delivery_attempt == attempt
+        bus.nack(topic, "g", poison)
+    assert bus.consume(topic, "g", timeout=0.5) == []  # third attempt went to the DLQ
+    dead = drain(bus, dlq(topic), "audit", 1)
+    assert dead[0].data == b"poison"
+    assert dead[0].attributes["event_type"] == "orders"
+    assert dead[0].attributes["dlq_topic"] == topic
+    assert dead[0].attributes["dlq_attempts"] == "2"
+    assert dead[0].ordering_key == "k1"
+
+
+def test_order_per_key_where_declared(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus()
+    if not bus.capabilities.ordering:
+        return
+    sent = [Outgoing(f"{k}:{i}".encode(), {}, k) for i in range(50) for k in ("a", "b", "c")]
+    for i in range(0, len(sent), 40):
+        bus.publish_batch(topic, sent[i : i + 40])
+    got = drain(bus, topic, "g", len(sent))
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for m in got:
+        key, n = m.data.decode().split(":")
+        assert m.ordering_key == key
+        per_key[key].append(int(n))
+    assert per_key == {k: list(range(50)) for k in "abc"}
+
+
+def test_a_group_shares_work_and_groups_are_independent(make_bus: OpenBus, topic: str) -> None:
+    one, two = make_bus(), make_bus()
+    if not one.capabilities.consumer_groups:
+        return
+    one.publish_batch(topic, [Outgoing(str(i).encode()) for i in range(20)])
+    a = drain(one, topic, "g", 8)
+    b = drain(two, topic, "g", 12)
+    ids_a, ids_b = {m.id for m in a}, {m.id for m in b}
+    assert len(ids_a) == 8 and len(ids_b) == 12 and not ids_a & ids_b
+    assert two.consume(topic, "g", timeout=0.3) == []
+    other = drain(two, topic, "other", 20)  # another group sees everything
+    assert {m.id for m in other} == ids_a | ids_b
+
+
+def test_replay_from_the_beginning_where_declared(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus()
+    if not bus.capabilities.replay:
+        return
+    bus.publish_batch(topic, [Outgoing(f"old{i}".encode()) for i in range(5)])
+    drain(bus, topic, "first", 5)
+    assert bus.consume(topic, "late", timeout=0.3, start="latest") == []
+    bus.publish(topic, b"new")
+    assert [m.data for m in drain(bus, topic, "late", 1)] == [b"new"]
+    replay = drain(bus, topic, "replay", 6)
+    assert [m.data for m in replay] == [*(f"old{i}".encode() for i in range(5)), b"new"]
+
+
+def test_lag_counts_what_the_group_has_not_received(make_bus: OpenBus, topic: str) -> None:
+    bus = make_bus()
+    bus.publish_batch(topic, [Outgoing(b"x") for _ in range(7)])
+    drain(bus, topic, "g", 3)
+    lag = bus.lag(topic, "g")
+    assert lag is None or lag == 4
