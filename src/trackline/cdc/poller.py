@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from trackline.bus.base import Outgoing
 from trackline.cdc import events
 from trackline.cdc.deadletter import DeadLetters, Letter
 from trackline.cdc.events import Source
@@ -33,6 +34,7 @@ from trackline.state import StateStore
 log = logging.getLogger(__name__)
 
 DEFAULT_TOPIC = "cdc.carts"
+PUBLISH_CHUNK = 500
 
 
 class Publisher(Protocol):
@@ -169,29 +171,51 @@ class CartsCDC:
         blocked: set[str],
         result: PollResult,
     ) -> list[Letter]:
+        """Publish in chunks (one bus call per chunk when the bus has `publish_batch`); what
+        fails, and what must wait behind an earlier dead letter of its key, is returned."""
         dead: list[Letter] = []
-        for i, change in enumerate(changes):
-            event = events.build(self.source, change, first + i, now)
-            result.ops[change.op] += 1
-            key = str(event["partitionkey"])
-            attrs = events.attributes(event)
-            if key in blocked:
-                error = "held back: an earlier event of this key is in the dead-letter file"
-            else:
+        failed_at = events.iso_z(now)
+        for lo in range(0, len(changes), PUBLISH_CHUNK):
+            sendable: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+            for i, change in enumerate(changes[lo : lo + PUBLISH_CHUNK], start=first + lo):
+                event = events.build(self.source, change, i, now)
+                result.ops[change.op] += 1
+                key, attrs = str(event["partitionkey"]), events.attributes(event)
+                if key in blocked:
+                    error = "held back: an earlier event of this key is in the dead-letter file"
+                    dead.append(Letter(self.topic, key, attrs, event, error, failed_at))
+                else:
+                    sendable.append((key, attrs, event))
+            if self._publish_batch(sendable):
+                result.published += len(sendable)
+                continue
+            for key, attrs, event in sendable:
                 try:
                     self.publisher.publish(self.topic, events.encode(event), attrs, key)
                 except Exception as exc:  # any backend failure: keep the event, never drop it
                     error = f"{type(exc).__name__}: {exc}"
                     log.warning("cdc.publish_failed key=%s error=%s", key, error)
+                    dead.append(Letter(self.topic, key, attrs, event, error, failed_at))
                 else:
                     result.published += 1
-                    continue
-            blocked.add(key)
-            dead.append(Letter(self.topic, key, attrs, event, error, events.iso_z(now)))
         result.dead_lettered = len(dead)
         if changes:
             result.first_sequence, result.last_sequence = first, first + len(changes) - 1
         return dead
+
+    def _publish_batch(self, sendable: list[tuple[str, dict[str, str], dict[str, Any]]]) -> bool:
+        """One call for the chunk if the bus can; False means: publish one by one (a failed
+        batch may have stored part of it, so some events can reach the bus twice, same ids)."""
+        batch = getattr(self.publisher, "publish_batch", None)
+        if batch is None or len(sendable) < 2:
+            return False
+        try:
+            batch(self.topic, [Outgoing(events.encode(e), a, k) for k, a, e in sendable])
+        except Exception as exc:  # fall back to single publishes, which find the bad ones
+            log.warning("cdc.batch_failed events=%d error=%s: %s", len(sendable),
+                        type(exc).__name__, exc)  # fmt: skip
+            return False
+        return True
 
     def _replay(self, result: PollResult) -> list[Letter]:
         """Publish dead letters in file order; a key that fails keeps its later letters."""
