@@ -9,9 +9,12 @@ nested comparison, no per-field Python work, about 0.3 s for 100,000 carts (benc
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,21 +25,29 @@ IGNORED_FIELDS = frozenset({"__v"})
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
+_FAST_KEY = operator.itemgetter("productId", "quantity")
+
+
 def _line_key(line: Any) -> tuple[int, Any, Any, str]:
     """Order product lines by (productId, quantity); odd shapes sort last, by their JSON."""
     if isinstance(line, dict):
         pid, qty = line.get("productId"), line.get("quantity")
-        if type(pid) is int and type(qty) is int:  # the common case: no JSON encoding
+        if type(pid) is int and type(qty) is int:
             return (0, pid, qty, "")
     return (1, 0, 0, _dumps(line))
 
 
 def canonical(cart: Mapping[str, Any]) -> dict[str, Any]:
     """The cart as compared and as carried in events: `__v` dropped, products sorted."""
-    out = {k: v for k, v in cart.items() if k not in IGNORED_FIELDS}
+    out = dict(cart)
+    for name in IGNORED_FIELDS:
+        out.pop(name, None)
     products = out.get("products")
     if isinstance(products, list):
-        out["products"] = sorted(products, key=_line_key)
+        try:  # the common case, all in C: every line a dict with comparable ids and quantities
+            out["products"] = sorted(products, key=_FAST_KEY)
+        except (TypeError, KeyError):
+            out["products"] = sorted(products, key=_line_key)
     return out
 
 
@@ -63,9 +74,27 @@ class Observed:
         return self.received == len(self.carts) + len(self.rejected) + self.duplicates
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Pause the cyclic GC while building many small objects that form no cycles: its passes
+    over 100,000 fresh dicts cost about a third of the work (bench/cdc.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def observe(raw: Iterable[Any]) -> Observed:
     """Canonicalise and hash a listing. A cart without a usable `id` is rejected with its
     reason; a second cart with an id already seen counts as a duplicate (the first one wins)."""
+    with bulk():
+        return _observe(raw)
+
+
+def _observe(raw: Iterable[Any]) -> Observed:
     seen = Observed()
     carts = seen.carts
     for index, cart in enumerate(raw):

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from trackline.cdc.snapshot import Entry
+from trackline.cdc.snapshot import Entry, bulk
 from trackline.state import StateStore
 
 COLLECTION = "cdc"
@@ -56,10 +56,13 @@ class SnapshotStore:
         if head is None:
             return None
         out: dict[str, Entry] = {}
-        for shard in range(int(head["shards"])):
-            doc = self.state.get_doc(COLLECTION, self._shard_doc(int(head["generation"]), shard))
-            for key, (digest, cart) in (doc or {}).get("carts", {}).items():
-                out[key] = (digest, cart)
+        with bulk():
+            for shard in range(int(head["shards"])):
+                doc = self.state.get_doc(
+                    COLLECTION, self._shard_doc(int(head["generation"]), shard)
+                )
+                for key, (digest, cart) in (doc or {}).get("carts", {}).items():
+                    out[key] = (digest, cart)
         return out
 
     def save(
