@@ -1,6 +1,7 @@
 """Benchmark: 50 users x 2,000 recent plays each from the fake Spotify API, with 5% of
 responses failing (2.5% 500, 2.5% 429 with Retry-After 0), through the real connector, HTTP
-client, retries, token refresh and spool (ingest excluded: bench/batch.py measures that).
+client, retries, token refresh, state store (SQLite) and spool (ingest excluded: bench/batch.py
+measures that).
 
 Prints plays/s, requests/s, retries, and the ratio of wall time to an ideal of
 (requests x median latency / concurrency): 1.0 would mean no time lost to retries, backoff,
@@ -30,12 +31,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     args = ap.parse_args()
 
-    from tests.sources.sqlite_state import SQLiteState
-
     from trackline.config import Settings
     from trackline.fakeapi import FakeAPI, FaultRates, serve
     from trackline.sources.fetch import fetch_users
     from trackline.sources.http import HttpClient
+    from trackline.state import open_state
 
     rates = FaultRates(fail_rate=args.fault_rate / 2, rate_limit_rate=args.fault_rate / 2)
     fake = FakeAPI.create(plays_per_user=args.plays, window=None, rates=rates)
@@ -49,15 +49,17 @@ def main() -> None:
             fetch_user_concurrency=args.concurrency,
             **api.settings_overrides(),
         )
-        store = SQLiteState(Path(tmp) / "state.db")
+        store = open_state(settings)  # the real store: SQLite under the home, tokens encrypted
         users = [f"bench_{i:03d}" for i in range(args.users)]
         for u in users:
+            store.add_user(u)
             store.set_refresh_token(u, "spotify", api.spotify_auth.issue_refresh_token(u))
         http = HttpClient.from_settings(settings)
         start = time.perf_counter()
         summary = fetch_users(settings, "spotify", users, state=store, http=http, ingest=False)
         wall = time.perf_counter() - start
         http.close()
+        store.close()
     plays = sum(r.fetched.get("listens", 0) for r in summary.results)
     failed = [r for r in summary.results if r.status != "ok"]
     stats = http.stats

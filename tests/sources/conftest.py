@@ -1,4 +1,5 @@
-"""Fixtures for connector tests: a fake API server over real HTTP and a tiny state store."""
+"""Fixtures for connector tests: a fake API server over real HTTP and the real state store
+(SQLite under the test's home, tokens encrypted at rest)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources.sqlite_state import SQLiteState
 from trackline.config import Settings
 from trackline.fakeapi import FakeAPI, serve
+from trackline.state import StateStore, open_state
 
 
 @pytest.fixture
@@ -29,12 +30,18 @@ def settings(fake: FakeAPI, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteState:
-    return SQLiteState(tmp_path / "state.db")
+def store(settings: Settings) -> Iterator[StateStore]:
+    state = open_state(settings)
+    try:
+        yield state
+    finally:
+        state.close()
 
 
-def connect(fake: FakeAPI, store: SQLiteState, user: str, provider: str = "spotify") -> str:
+def connect(fake: FakeAPI, store: StateStore, user: str, provider: str = "spotify") -> str:
+    """Add `user` with a refresh token the fake's accounts service issued (as `users add`)."""
     auth = fake.spotify_auth if provider == "spotify" else fake.google_auth
     token = auth.issue_refresh_token(user)
+    store.add_user(user)
     store.set_refresh_token(user, provider, token)
     return token

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.sources.conftest import connect
-from tests.sources.sqlite_state import SQLiteState
 from trackline import duck
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
@@ -18,6 +17,7 @@ from trackline.errors import NeedsReauthError
 from trackline.fakeapi import FakeAPI
 from trackline.sources.fetch import fetch_user, fetch_users
 from trackline.sources.http import HttpClient
+from trackline.state import StateStore
 
 
 def _count(settings: Settings, sql: str) -> int:
@@ -31,7 +31,7 @@ def _count(settings: Settings, sql: str) -> int:
 
 
 def test_fetch_lands_every_dataset_and_rerun_adds_nothing(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "alice")
     first = fetch_user(settings, "spotify", "alice", state=store)
@@ -50,7 +50,7 @@ def test_fetch_lands_every_dataset_and_rerun_adds_nothing(
 
 
 def test_cursor_fetches_only_new_plays_and_reports_a_gap(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "bob")
     fetch_user(settings, "spotify", "bob", state=store)
@@ -67,35 +67,59 @@ def test_cursor_fetches_only_new_plays_and_reports_a_gap(
     assert any("gap" in n for n in third.notes)
 
 
+def _refresh_tokens_issued(fake: FakeAPI) -> list[str]:
+    """Every refresh token the fake accounts service handed out, oldest first."""
+    return [t for t in fake.spotify_auth.issued if t.startswith("spr_")]
+
+
+def _token_writes(caplog: pytest.LogCaptureFixture, user: str) -> int:
+    """How many times the real store wrote `user`'s Spotify refresh token (its `token.stored`
+    log line; the line names the user, never the token)."""
+    line = f"token.stored user_id={user} provider=spotify"
+    return sum(r.getMessage() == line for r in caplog.records)
+
+
 def test_401_refreshes_and_stores_the_rotated_refresh_token(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    original = connect(fake, store, "carol")
-    fake.faults.script("/spotify/v1/me/top", ["401"])
-    result = fetch_user(settings, "spotify", "carol", state=store)
+    with caplog.at_level(logging.INFO, logger="trackline.state"):
+        original = connect(fake, store, "carol")
+        fake.faults.script("/spotify/v1/me/top", ["401"])
+        result = fetch_user(settings, "spotify", "carol", state=store)
     assert result.status == "ok", result.error
-    writes = [t for u, p, t in store.token_writes if u == "carol"]
-    assert len(writes) == 3  # connect, first refresh, refresh after the 401
-    assert store.get_refresh_token("carol", "spotify") == writes[-1] != original
+    issued = _refresh_tokens_issued(fake)
+    assert len(issued) == 3 and issued[0] == original  # connect, first refresh, after the 401
+    assert _token_writes(caplog, "carol") == 3  # each of them was written to the store
+    assert store.get_refresh_token("carol", "spotify") == issued[-1] != original
     assert fake.spotify_auth.refreshes == 2
 
 
 def test_expired_access_token_is_refreshed_before_the_call(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
-    connect(fake, store, "dan")
+    original = connect(fake, store, "dan")
     now = [1000.0]
     with HttpClient() as http:
         tm = TokenManager(store, http, oauth_app(settings, "spotify"), "dan", clock=lambda: now[0])
         first = tm.headers()
         assert tm.headers() == first
+        rotated = store.get_refresh_token("dan", "spotify")
+        assert rotated == _refresh_tokens_issued(fake)[-1] != original  # stored at once
         now[0] += 4000  # past expires_in
-        assert tm.headers() != first
+        second = tm.headers()
+        assert second != first
         assert tm.refreshes == 2
+        again = store.get_refresh_token("dan", "spotify")
+        assert again == _refresh_tokens_issued(fake)[-1] not in (original, rotated)
+        tm.invalidate()  # what a 401 does
+        assert tm.headers() not in (first, second)
+        assert tm.refreshes == 3
+        assert store.get_refresh_token("dan", "spotify") == _refresh_tokens_issued(fake)[-1]
+        assert len(_refresh_tokens_issued(fake)) == 4
 
 
 def test_invalid_grant_marks_needs_reauth_and_others_go_on(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "erin")
     connect(fake, store, "frank")
@@ -112,7 +136,7 @@ def test_invalid_grant_marks_needs_reauth_and_others_go_on(
 
 
 def test_malformed_response_becomes_a_rejected_record_with_reason(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "gina")
     fake.faults.script("/spotify/v1/me/player/recently-played", ["malformed"] * 5)
@@ -124,7 +148,7 @@ def test_malformed_response_becomes_a_rejected_record_with_reason(
 
 
 def test_bad_record_is_rejected_with_reason(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "hugo")
     fake.spotify.bad_play_every = 3
@@ -135,7 +159,7 @@ def test_bad_record_is_rejected_with_reason(
 
 
 def test_quota_exceeded_stops_only_that_user(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "ivy")
     fake.faults.script("/spotify/v1/me", ["429quota"])
@@ -146,7 +170,7 @@ def test_quota_exceeded_stops_only_that_user(
 def test_no_token_is_ever_printed(
     fake: FakeAPI,
     settings: Settings,
-    store: SQLiteState,
+    store: StateStore,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -168,27 +192,27 @@ def test_no_token_is_ever_printed(
         assert token not in lake_text
 
 
-def test_with_the_real_state_store(fake: FakeAPI, settings: Settings) -> None:
-    """The same flow on `trackline.state` (SQLite, tokens encrypted at rest)."""
-    from trackline.state import open_state
-
-    store = open_state(settings)
-    try:
-        for u in ("luz", "max"):
-            store.add_user(u)
-            store.set_refresh_token(u, "spotify", fake.spotify_auth.issue_refresh_token(u))
-        fake.spotify_auth.revoke("max")
-        summary = fetch_users(settings, "spotify", state=store)
-        by_user = {r.user_id: r for r in summary.results}
-        assert by_user["luz"].status == "ok" and by_user["max"].status == "needs_reauth"
-        luz = store.get_refresh_token("luz", "spotify")
-        assert luz in fake.spotify_auth.issued[-3:]  # the rotated one was stored
-        assert store.get_cursor("spotify:recently_played:luz")
-        user = store.get_user("max")
-        assert user is not None and user.providers["spotify"] == "needs_reauth"
-        again = fetch_users(settings, "spotify", state=store)  # max is reported, not called
-        assert {r.user_id: r.status for r in again.results}["max"] == "needs_reauth"
-        db = (settings.home / "state.db").read_bytes()
-        assert luz is not None and luz.encode() not in db
-    finally:
-        store.close()
+def test_rotated_tokens_are_encrypted_at_rest_and_reauth_users_are_skipped(
+    fake: FakeAPI, settings: Settings, store: StateStore
+) -> None:
+    """The rotated token lands in the SQLite files (database and WAL) encrypted, and a user
+    needing re-authorisation is reported on the next run, not called."""
+    connect(fake, store, "luz")
+    connect(fake, store, "max")
+    fake.spotify_auth.revoke("max")
+    summary = fetch_users(settings, "spotify", state=store)
+    by_user = {r.user_id: r for r in summary.results}
+    assert by_user["luz"].status == "ok" and by_user["max"].status == "needs_reauth"
+    luz = store.get_refresh_token("luz", "spotify")
+    assert luz is not None and luz == _refresh_tokens_issued(fake)[-1]  # the rotated one
+    assert store.get_cursor("spotify:recently_played:luz")
+    user = store.get_user("max")
+    assert user is not None and user.providers["spotify"] == "needs_reauth"
+    refreshes = fake.spotify_auth.refreshes
+    again = fetch_users(settings, "spotify", state=store)  # max is reported, not called
+    assert {r.user_id: r.status for r in again.results}["max"] == "needs_reauth"
+    assert fake.spotify_auth.refreshes == refreshes + 1  # luz's refresh only
+    files = list(settings.home.glob("state.db*"))
+    assert files
+    for token in _refresh_tokens_issued(fake):
+        assert all(token.encode() not in f.read_bytes() for f in files)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.sources.conftest import connect
-from tests.sources.sqlite_state import SQLiteState
 from trackline import duck
 from trackline.config import Settings
 from trackline.fakeapi import FakeAPI
@@ -16,6 +15,7 @@ from trackline.sources.fetch import fetch_user, flush_spool
 from trackline.sources.http import HttpClient
 from trackline.sources.spool import pending
 from trackline.sources.youtube import duration_seconds
+from trackline.state import StateStore
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ def test_iso8601_durations(text: str | None, seconds: float | None) -> None:
 
 
 def test_youtube_playlists_with_optional_statistics(
-    fake: FakeAPI, settings: Settings, store: SQLiteState
+    fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
     connect(fake, store, "yuki", "youtube")
     result = fetch_user(settings, "youtube", "yuki", state=store)
@@ -51,7 +51,7 @@ def test_youtube_playlists_with_optional_statistics(
 
 
 def test_youtube_quota_stops_before_the_budget(
-    fake: FakeAPI, store: SQLiteState, tmp_path: Path
+    fake: FakeAPI, store: StateStore, tmp_path: Path
 ) -> None:
     settings = Settings.load(
         home=tmp_path / "h", youtube_daily_quota=3, **fake.settings_overrides()

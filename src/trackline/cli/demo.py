@@ -40,6 +40,8 @@ def demo(
                 "runs": [r.summary() for r in result.runs],
                 "rerun": result.rerun.summary(),
                 "api": [r.as_dict() for r in result.api],
+                "stream": result.stream,
+                "models": result.models,
             }
         )
         return
@@ -74,6 +76,23 @@ def demo(
             f"added {sum(a.added.values())}",
             markup=False,
         )
+    st_ = result.stream
+    if st_:
+        out.print(
+            f"stream: published {st_['published']} events, loaded {st_['valid']} valid, "
+            f"{st_['rejected']} rejected, {st_['duplicates']} duplicates "
+            f"(p99 latency {st_['latency_ms']['p99']} ms)",
+            markup=False,
+        )
+    md = result.models
+    if "unavailable" in md:
+        out.print(f"models: not built ({md['unavailable']})", markup=False)
+    elif md:
+        out.print(
+            f"models: {md['models']['ok']} built, {md['tests']['passed']} data tests passed, "
+            f"{md['models']['failed'] + md['tests']['failed']} failed ({md['seconds']} s)",
+            markup=False,
+        )
     first = result.runs[0]
     home = settings.home
     out.print("\n[bold]where to look[/]")
@@ -91,6 +110,10 @@ def demo(
         f"{h} runs show {first.manifest.run_id}",
         f'{h} query "SELECT genre, count(*) AS n FROM listening_events GROUP BY 1 ORDER BY 2 DESC"',
         f'{h} query "SELECT dataset, reasons, detail, record FROM meta.rejected LIMIT 5"',
+        f"{h} tail events --from-beginning --max 3 --json",
+        f"{h} analytics group " + " ".join(f"--user {u}" for u in result.listeners),
+        f"{h} recommend --user {result.listeners[0] if result.listeners else 'USER'} --n 5",
+        f'{h} query "SELECT * FROM marts.user_daily_listening LIMIT 5"',
     ):
         out.print(f"  {cmd}", markup=False)
 

@@ -184,6 +184,7 @@ class LocalEngine:
             counts.rejected_by_reason = dict(
                 sorted(rejected.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
             )
+            kernel.close()  # its memory is not needed past this point
             landing.result()
             with _timed(timings, "dedup"):
                 self._dedup(con, contract, run_id, [f.uri for f in files], counts)

@@ -1,14 +1,14 @@
 """The part of the state store the connectors use (a subset of `trackline.state.StateStore`).
 
-Connectors depend on this small Protocol, not on a backend, so any state store works and tests
-can hand in a tiny one. `open_connector_state()` opens the configured store, and `Locked`
-serialises calls so users fetched in parallel can share one store safely.
+Connectors depend on this small Protocol, not on a backend, so any state store works (the tests
+and the benchmark use the real SQLite one). `open_connector_state()` opens the configured store,
+and `Locked` serialises calls so users fetched in parallel can share one store safely.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trackline.config import Settings
 
@@ -53,3 +53,15 @@ def open_connector_state(settings: Settings) -> ConnectorState:
 
     store: ConnectorState = open_state(settings)
     return store
+
+
+if TYPE_CHECKING:  # mypy --strict proves every real store is a ConnectorState
+    from trackline.state import StateStore
+    from trackline.state.firestore import FirestoreStore
+    from trackline.state.postgres import PostgresStore
+    from trackline.state.sqlite import SQLiteStore
+
+    def _conforms(
+        a: StateStore, b: SQLiteStore, c: PostgresStore, d: FirestoreStore
+    ) -> list[ConnectorState]:
+        return [a, b, c, d]

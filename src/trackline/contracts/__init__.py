@@ -1,0 +1,1 @@
+"""Contracts as data: YAML definitions, their loader and the validation kernel."""
