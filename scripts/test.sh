@@ -4,4 +4,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 echo "== ruff"; ruff check src tests bench; ruff format --check src tests bench
 echo "== mypy"; mypy
-echo "== pytest"; pytest "$@"
+# Four workers on two cores: many tests wait on subprocesses and servers, not the CPU.
+echo "== pytest"; pytest -n "${TRACKLINE_TEST_WORKERS:-4}" "$@"

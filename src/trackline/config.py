@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         "(default: <home>/secret.key, created with mode 0600)",
     )
     batch_rows: int = Field(default=65_536, ge=1, description="Rows per batch read from inputs")
-    duckdb_memory_limit: str = Field(default="1GB", description="DuckDB memory limit (spills past)")
+    duckdb_memory_limit: str = Field(
+        default="512MB", description="DuckDB memory limit per database (spills to disk past it)"
+    )
     duckdb_threads: int | None = Field(default=None, ge=1, description="DuckDB threads (all cores)")
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"

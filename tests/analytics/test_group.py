@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from trackline.analytics.group import analyse_group
@@ -74,7 +76,7 @@ def test_named_groups_resolve_to_members(small_group: Settings) -> None:
     assert members(small_group, "trio") == USERS
     assert resolve(small_group, "trio", None) == USERS
     assert resolve(small_group, "ignored", ["ben", "ana"]) == ["ana", "ben"]
-    with pytest.raises(UsageError, match="no group named 'nobody'"):
+    with pytest.raises(UsageError, match="no group or session named 'nobody'"):
         members(small_group, "nobody")
     with pytest.raises(UsageError, match="--group G or its members with --user"):
         resolve(small_group, None, None)
@@ -85,3 +87,34 @@ def test_unknown_member_gets_an_empty_profile(small_group: Settings) -> None:
     assert report["per_member"]["zed"] == {"plays": 0, "top_tracks": [], "top_artists": []}
     pair = report["overlap"][0]
     assert (pair["shared_tracks"], pair["track_jaccard"]) == (0, 0)
+
+
+def test_state_store_groups_and_sessions_resolve_and_sync(tmp_path: Path) -> None:
+    """Groups live in the state store; sessions count as groups; `sync` copies both to the
+    warehouse for the dbt mart."""
+    from trackline import duck
+    from trackline.analytics.groups import sync
+    from trackline.sessions import create_session
+    from trackline.state import open_state
+    from trackline.state.groups import create_group
+
+    settings = Settings.load(home=tmp_path / "home")
+    store = open_state(settings)
+    try:
+        for u in ("ana", "ben", "cai"):
+            store.add_user(u)
+        create_group(store, "club", ["cai", "ana"])
+        session = create_session(settings, store, ["ben", "ana"])
+    finally:
+        store.close()
+    assert members(settings, "club") == ["ana", "cai"]
+    assert members(settings, session.session_id) == ["ana", "ben"]
+    assert sync(settings) == 2
+    con = duck.connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.sql("SELECT group_id, user_id FROM meta.groups ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+    assert rows == sorted(
+        [("club", "ana"), ("club", "cai"), *[(session.session_id, u) for u in ("ana", "ben")]]
+    )

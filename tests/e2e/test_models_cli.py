@@ -36,4 +36,4 @@ def test_usage_errors_exit_2(cli: CLI) -> None:
     assert cli("aggregate", "--date", "yesterday").code == 2
     assert cli("analytics", "group").code == 2
     unknown = cli("analytics", "group", "--group", "nobody")
-    assert unknown.code == 2 and "no group named 'nobody'" in unknown.err
+    assert unknown.code == 2 and "no group or session named 'nobody'" in unknown.err

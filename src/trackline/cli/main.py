@@ -14,6 +14,7 @@ from trackline import __version__
 from trackline.cli import aggregate as aggregate_cli
 from trackline.cli import analytics as analytics_cli
 from trackline.cli import (
+    cdc,
     connectors,
     contracts,
     demo,
@@ -86,6 +87,7 @@ analytics_cli.register(app)
 recommend_cli.register(app)
 aggregate_cli.register(app)
 streaming.register(app)
+cdc.register(app)
 worker.register(app)
 
 

@@ -103,10 +103,12 @@ class Kernel:
         *,
         future_tolerance_seconds: int = 300,
         threads: int | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.contract = contract
         self.tolerance = future_tolerance_seconds
         self.threads = threads
+        self.memory_limit = memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: dict[pa.Schema, Program] = {}
 
@@ -239,7 +241,7 @@ class Kernel:
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The kernel's own in-memory DuckDB: checking touches no database file."""
         if self._con is None:
-            self._con = new_connection(self.threads)
+            self._con = new_connection(self.threads, self.memory_limit)
         return self._con
 
     def close(self) -> None:
@@ -337,9 +339,11 @@ def count_reasons(reasons: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     return {str(v["values"]): int(v["counts"]) for v in counts.to_pylist()}
 
 
-def new_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def new_connection(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up the way every kernel run expects (UTC)."""
-    return duck.connect(threads=threads)
+    return duck.connect(threads=threads, memory_limit=memory_limit)
 
 
 def _trim(v: str) -> str:

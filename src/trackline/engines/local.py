@@ -168,6 +168,7 @@ class LocalEngine:
             contract,
             future_tolerance_seconds=self.settings.future_tolerance_seconds,
             threads=self.settings.duckdb_threads,
+            memory_limit=self.settings.duckdb_memory_limit,
         )
         con = wh.con
         counts = Counts()

@@ -106,7 +106,7 @@ class SQLStore:
                 f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
                 [m.version, m.name, self._now().isoformat()],
             )
-            log.info("state.migrated version=%d name=%r", m.version, m.name)
+            log.debug("state.migrated version=%d name=%r", m.version, m.name)
 
     def schema_version(self) -> int:
         with self._tx(write=False) as tx:
