@@ -15,6 +15,7 @@ key inside the batch or already in the warehouse (redeliveries included).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 GROUP = "trackline-stream"
 PROGRESS_SECONDS = 5.0
 MAX_LATENCIES = 5_000_000
+GC_THRESHOLD = 100_000
 
 
 @dataclass
@@ -112,7 +114,7 @@ class StreamProcessor:
         contracts = contracts or ContractRegistry(settings.contracts_dir)
         self.contracts: dict[str, Contract] = {t: contracts.get(t) for t in EVENT_TYPES}
         self.kernels = {
-            t: Kernel(c, future_tolerance_seconds=settings.future_tolerance_seconds)
+            t: Kernel(c, future_tolerance_seconds=settings.future_tolerance_seconds, threads=1)
             for t, c in self.contracts.items()
         }
         self.instance = uuid.uuid4().hex[:8]
@@ -135,6 +137,13 @@ class StreamProcessor:
         )
         idle_since = time.monotonic()
         last_progress = time.monotonic()
+        # A batch allocates a few objects per message, all alive until it is acked. With the
+        # default threshold (700) the collector runs every few hundred messages and keeps
+        # promoting the batch in flight, so full collections rescan the whole heap often.
+        # Start-up objects (modules, contracts) go to the permanent generation.
+        threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
         try:
             while not self.stop.is_set():
                 limit = self.settings.stream_batch_size
@@ -154,6 +163,8 @@ class StreamProcessor:
                     self._progress()
                     last_progress = time.monotonic()
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             self.sink.release()
             self._pool.shutdown(wait=True)
         self.stats.lag = self.bus.lag(self.topic, self.group)
@@ -305,22 +316,31 @@ class StreamProcessor:
 
 
 def _arrow(msgs: list[Message], idx: list[int]) -> pa.Table:
-    """The kernel's json shape: raw text, message id as source, batch index as line."""
-    texts: list[str] = []
-    malformed: list[str | None] = []
-    for m in msgs:
-        try:
-            texts.append(m.data.decode("utf-8"))
-            malformed.append(None)
-        except UnicodeDecodeError:
-            texts.append(m.data.decode("utf-8", "replace"))
-            malformed.append("not UTF-8")
+    """The kernel's json shape: raw text, message id as source, batch index as line.
+
+    The payloads go to Arrow as one binary array and are checked as UTF-8 there; only a batch
+    that holds a payload that is not UTF-8 is decoded message by message."""
+    n = len(msgs)
+    try:
+        raw = pa.array([m.data for m in msgs], pa.binary()).cast(pa.string())
+        malformed: pa.Array = pa.nulls(n, pa.string())
+    except pa.ArrowInvalid:
+        texts: list[str] = []
+        reasons: list[str | None] = []
+        for m in msgs:
+            try:
+                texts.append(m.data.decode("utf-8"))
+                reasons.append(None)
+            except UnicodeDecodeError:
+                texts.append(m.data.decode("utf-8", "replace"))
+                reasons.append("not UTF-8")
+        raw, malformed = pa.array(texts, pa.string()), pa.array(reasons, pa.string())
     return pa.table(
         {
-            "_raw": pa.array(texts, pa.string()),
+            "_raw": raw,
             "_source_file": pa.array([m.id for m in msgs], pa.string()),
             "_source_line": pa.array(idx, pa.int64()),
-            "_malformed": pa.array(malformed, pa.string()),
+            "_malformed": malformed,
         }
     )
 
