@@ -65,8 +65,8 @@ def fetch_table(
     than the second bind here, so the warning is silenced (see the filter at import).
     """
     cur = con.execute(sql, params or {})
-    fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
-    out = fetch()
+    fetch = getattr(cur, "to_arrow_table", None)
+    out = fetch() if fetch is not None else cur.fetch_arrow_table()  # type: ignore[attr-defined]
     return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
 
 

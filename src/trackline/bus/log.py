@@ -76,6 +76,7 @@ class LogBus:
     """The embedded log. Safe to share between threads (one lock) and processes (SQLite)."""
 
     scheme = "log"
+    thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
         ordering=True,
         persistence=True,

@@ -22,7 +22,7 @@ import time
 import uuid
 from array import array
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +124,11 @@ class StreamProcessor:
         self.stats = StreamStats()
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="trackline-kernel")
+        self._prefetch = (
+            ThreadPoolExecutor(1, thread_name_prefix="trackline-fill")
+            if getattr(bus, "thread_safe", False)
+            else None
+        )
 
     # Loop --------------------------------------------------------------------------------
     def run(self, *, max_events: int | None = None, idle_exit: float | None = None) -> StreamStats:
@@ -144,32 +149,54 @@ class StreamProcessor:
         threshold = gc.get_threshold()
         gc.freeze()
         gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+        # While a batch is processed, the next one is taken from the bus (when the bus allows
+        # calls from two threads): the bus round trips overlap the kernels and the commit.
+        ahead: Future[list[Message]] | None = None
         try:
             while not self.stop.is_set():
-                limit = self.settings.stream_batch_size
-                if max_events is not None:
-                    limit = min(limit, max_events - self.stats.totals.events)
-                    if limit <= 0:
-                        break
-                batch = self._fill(limit)
+                limit = self._room(max_events, 0)
+                if limit <= 0:
+                    break
+                if ahead is not None:
+                    batch, ahead = ahead.result(), None
+                else:
+                    batch = self._fill(limit)
                 if not batch:
                     self.sink.release()  # idle: let `trackline query` in
                     if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                         break
                     continue
+                more = self._room(max_events, len(batch))
+                if self._prefetch is not None and more > 0 and not self.stop.is_set():
+                    ahead = self._prefetch.submit(self._fill, more)
                 self.process(batch)
                 idle_since = time.monotonic()
                 if time.monotonic() - last_progress >= PROGRESS_SECONDS:
                     self._progress()
                     last_progress = time.monotonic()
+            if ahead is not None:  # stopped: finish what was already taken, then exit
+                batch, ahead = ahead.result(), None
+                if batch:
+                    self.process(batch)
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
+            if ahead is not None:  # failing: its messages come back after the ack timeout
+                ahead.cancel()
+            if self._prefetch is not None:
+                self._prefetch.shutdown(wait=True)
             self.sink.release()
             self._pool.shutdown(wait=True)
         self.stats.lag = self.bus.lag(self.topic, self.group)
         self._progress("stream.done")
         return self.stats
+
+    def _room(self, max_events: int | None, in_flight: int) -> int:
+        """How many messages the next batch may take."""
+        limit = self.settings.stream_batch_size
+        if max_events is not None:
+            limit = min(limit, max_events - self.stats.totals.events - in_flight)
+        return limit
 
     def _fill(self, limit: int) -> list[Message]:
         """Up to `limit` messages: wait (in short steps, to notice a stop) for the first one,
