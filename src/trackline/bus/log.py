@@ -164,6 +164,9 @@ class LogBus:
             pause = min(pause * 2, POLL_MAX)
 
     def _take(self, topic: str, group: str, n: int, start: Start) -> list[Message]:
+        """Lease up to `n` messages: expired ranges first, then new ones. The transaction only
+        reads sequence numbers (from the index) and writes the leases; the payloads are read
+        after it commits (messages never change), so publishers wait as little as possible."""
         now = time.time()
         lease_until = now + self.options.ack_timeout
         with self._tx() as cur:
@@ -180,15 +183,11 @@ class LogBus:
                 next_seq = first
             else:
                 next_seq = row[0]
-            rows = self._take_expired(cur, topic, group, n, now, lease_until)
-            if len(rows) < n:
-                fresh = cur.execute(
-                    f"SELECT {COLUMNS} FROM messages m WHERE m.topic = ? AND m.seq >= ? "
-                    "ORDER BY m.seq LIMIT ?",
-                    (topic, next_seq, n - len(rows)),
-                ).fetchall()
-                if fresh:
-                    lo, hi = fresh[0][0], fresh[-1][0]
+            taken = self._take_expired(cur, topic, group, n, now, lease_until)
+            want = n - sum(count for *_, count in taken)
+            if want > 0:
+                lo, hi, count = _span(cur, topic, next_seq, None, want)
+                if count:
                     cur.execute(
                         "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, 1, ?)",
                         (topic, group, lo, hi, lease_until),
@@ -197,35 +196,40 @@ class LogBus:
                         "UPDATE groups SET next_seq = ? WHERE topic = ? AND grp = ?",
                         (hi + 1, topic, group),
                     )
-                    rows.extend(_messages(topic, fresh, 1))
-        return rows
+                    taken.append((lo, hi, 1, count))
+        out: list[Message] = []
+        with self._lock:
+            for lo, hi, attempt, _count in taken:
+                rows = self.con.execute(
+                    f"SELECT {COLUMNS} FROM messages m WHERE m.topic = ? "
+                    "AND m.seq BETWEEN ? AND ? ORDER BY m.seq",
+                    (topic, lo, hi),
+                ).fetchall()
+                out.extend(_messages(topic, rows, attempt))
+        return out
 
     def _take_expired(
         self, cur: sqlite3.Cursor, topic: str, group: str, n: int, now: float, until: float
-    ) -> list[Message]:
-        """Messages of ranges whose deadline passed (oldest first), leased again until
-        `until` with the attempt raised; a range bigger than what is wanted is split."""
+    ) -> list[tuple[int, int, int, int]]:
+        """Ranges whose deadline passed (oldest first), leased again until `until` with the
+        attempt raised, as (lo, hi, attempt, count); a range bigger than wanted is split."""
         expired = cur.execute(
             "SELECT lo, hi, attempt FROM lease_ranges "
             "WHERE topic = ? AND grp = ? AND deadline <= ? ORDER BY lo",
             (topic, group, now),
         ).fetchall()
-        out: list[Message] = []
+        out: list[tuple[int, int, int, int]] = []
+        left = n
         for lo, hi, attempt in expired:
-            if len(out) >= n:
+            if left <= 0:
                 break
-            rows = cur.execute(
-                f"SELECT {COLUMNS} FROM messages m WHERE m.topic = ? AND m.seq BETWEEN ? AND ? "
-                "ORDER BY m.seq LIMIT ?",
-                (topic, lo, hi, n - len(out)),
-            ).fetchall()
+            _, last, count = _span(cur, topic, lo, hi, left)
             cur.execute(
                 "DELETE FROM lease_ranges WHERE topic = ? AND grp = ? AND lo = ?",
                 (topic, group, lo),
             )
-            if not rows:
+            if not count:
                 continue  # nothing of this topic left in it
-            last = rows[-1][0]
             cur.execute(
                 "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, ?, ?)",
                 (topic, group, lo, last, attempt + 1, until),
@@ -235,7 +239,8 @@ class LogBus:
                     "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, ?, ?)",
                     (topic, group, last + 1, hi, attempt, 0.0),
                 )
-            out.extend(_messages(topic, rows, attempt + 1))
+            out.append((lo, last, attempt + 1, count))
+            left -= count
         return out
 
     def ack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
@@ -351,6 +356,18 @@ class _Transaction:
             self.cur.execute("ROLLBACK" if kind else "COMMIT")
         finally:
             self.bus._lock.release()
+
+
+def _span(cur: sqlite3.Cursor, topic: str, lo: int, hi: int | None, n: int) -> tuple[int, int, int]:
+    """First and last sequence number and count of the topic's first `n` messages from `lo`
+    (up to `hi`), read from the index alone."""
+    bound = "" if hi is None else f" AND seq <= {int(hi)}"
+    row = cur.execute(
+        "SELECT min(seq), max(seq), count(*) FROM (SELECT seq FROM messages "
+        f"WHERE topic = ? AND seq >= ?{bound} ORDER BY seq LIMIT ?)",
+        (topic, lo, n),
+    ).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row[2] else (0, 0, 0)
 
 
 _ENCODED: dict[tuple[tuple[str, str], ...], str] = {}
