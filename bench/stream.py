@@ -4,9 +4,11 @@ For each bus it measures, with the stream processor in its own process:
 - throughput: publish N events flat out while the processor runs; events/s from the first
   publish to the processor's exit after its last commit (`--max-events N`): publish to
   queryable in the warehouse, end to end;
-- latency: publish at a fixed rate (default 20,000/s) for `--latency-events`; p50 and p99 of
-  commit time minus publish time, as the processor reports them;
-- peak RSS of the processor.
+- latency: publish at a fixed rate (default 20,000/s) for `--latency-events` into a fresh
+  home (empty warehouse); p50 and p99 of commit time minus publish time, as the processor
+  reports them;
+- peak RSS of the processor;
+- the load average before and after (the machine's other work moves the figures).
 Payloads are generated before the clock starts (the generator is not the bus).
 
     .venv/bin/python bench/stream.py                              # 1M events, log redis nats
