@@ -4,9 +4,11 @@ For each bus it measures, with the stream processor in its own process:
 - throughput: publish N events flat out while the processor runs; events/s from the first
   publish to the processor's exit after its last commit (`--max-events N`): publish to
   queryable in the warehouse, end to end;
-- latency: publish at a fixed rate (default 20,000/s) for `--latency-events`; p50 and p99 of
-  commit time minus publish time, as the processor reports them;
-- peak RSS of the processor.
+- latency: publish at a fixed rate (default 20,000/s) for `--latency-events` into a fresh
+  home (empty warehouse); p50 and p99 of commit time minus publish time, as the processor
+  reports them;
+- peak RSS of the processor;
+- the load average before and after (the machine's other work moves the figures).
 Payloads are generated before the clock starts (the generator is not the bus).
 
     .venv/bin/python bench/stream.py                              # 1M events, log redis nats
@@ -124,6 +126,7 @@ def main() -> None:
         if name in SERVERS and not reachable(name):
             print(f"{name}: server not reachable, skipped", file=sys.stderr)
             continue
+        load_before = os.getloadavg()
         with tempfile.TemporaryDirectory(prefix="trackline-bench-") as tmp:
             home = Path(tmp) / "home"
             uri = URIS.get(name, name) if name != "log" else f"log://{home / 'bus.db'}"
@@ -131,19 +134,28 @@ def main() -> None:
             flat = run(uri, home, msgs, None)
             lat_n = min(args.latency_events, len(msgs))
             print(f"{name}: latency at {args.rate:.0f}/s ({lat_n} events)...", file=sys.stderr)
+            # a fresh home: an empty warehouse, so these events are inserted, not duplicates
+            home = Path(tmp) / "home-latency"
+            uri = URIS.get(name, name) if name != "log" else f"log://{home / 'bus.db'}"
             paced = run(uri, home, msgs[:lat_n], args.rate)
             rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         results[name] = {
             "throughput": flat,
             f"at_{int(args.rate)}_per_s": paced,
             "peak_rss_mb_processor": round(rss),  # max over the processors run so far
+            # 1, 5, 15 min load averages before and after: the figures depend on what else runs
+            "load_average": {
+                "before": [round(x, 2) for x in load_before],
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
         }
         f, p = flat, paced
         print(
             f"{name:6} {f['events_per_second']:>8} events/s end to end "
             f"(publish {f['publish_events_per_second']}/s) | at {args.rate:.0f}/s: "
             f"p50 {p['latency_ms']['p50']} ms, p99 {p['latency_ms']['p99']} ms | "
-            f"peak RSS {rss:.0f} MB"
+            f"peak RSS {rss:.0f} MB | load {load_before[0]:.2f} -> {os.getloadavg()[0]:.2f} "
+            f"on {os.cpu_count()} cores"
         )
     print(json.dumps(results, indent=2))
 

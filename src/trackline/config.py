@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     bus_retry_seconds: float = Field(
         default=30.0, ge=0, description="How long bus calls retry while a server is away"
     )
-    stream_batch_size: int = Field(default=20_000, ge=1, description="Stream micro-batch size")
+    stream_batch_size: int = Field(default=50_000, ge=1, description="Stream micro-batch size")
     stream_batch_seconds: float = Field(
         default=0.5, gt=0, description="Longest wait to fill a stream micro-batch"
     )

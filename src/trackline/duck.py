@@ -6,6 +6,7 @@ DuckDB's Python API renamed its Arrow fetchers between releases (`fetch_arrow_ta
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+# Set once for the process (not per call: warning filters are global, kernels run in threads).
+warnings.filterwarnings(
+    "ignore", message="Arrow output on a DB-API result makes an extra copy", category=UserWarning
+)
 
 
 def connect(
@@ -45,6 +51,22 @@ def table(
         return pa.table({})
     fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
     out = fetch()
+    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+
+
+def fetch_table(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> pa.Table:
+    """Like `table`, for a query run many times on small inputs (the validation kernel).
+
+    `con.sql(...)` binds a query twice (once to build the relation, once to run it), and a
+    big query's planning is most of its cost on a few thousand rows; `execute` binds once.
+    DuckDB warns that Arrow output from `execute` copies the rows: that copy costs far less
+    than the second bind here, so the warning is silenced (see the filter at import).
+    """
+    cur = con.execute(sql, params or {})
+    fetch = getattr(cur, "to_arrow_table", None)
+    out = fetch() if fetch is not None else cur.fetch_arrow_table()  # type: ignore[attr-defined]
     return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from tests.stream.helpers import assert_exactly_once, error_message_ids, raw_lines
 from trackline import duck
-from trackline.bus.base import Outgoing, open_bus
+from trackline.bus.base import Message, Outgoing, open_bus
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
-from trackline.stream.consumer import StreamProcessor
+from trackline.stream.consumer import StreamProcessor, Totals
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import publish_events
 
@@ -97,3 +97,32 @@ def test_the_warehouse_is_free_for_readers_while_idle(tmp_path: Path) -> None:
     finally:
         con.close()
         bus.close()
+
+
+def test_a_stop_finishes_what_was_taken_and_leaves_nothing_leased(tmp_path: Path) -> None:
+    # a long ack timeout: anything taken and not acked would stay invisible, and be missed below
+    settings = _settings(tmp_path, bus_ack_timeout_seconds=600.0)
+    bus = open_bus(None, settings)
+    publish_events(bus, "events", 5000, EVENT_TYPES, ContractRegistry(), seed=4)
+    proc = StreamProcessor(settings, bus)
+    process = proc.process
+
+    def stop_after_first(batch: list[Message]) -> Totals:
+        totals = process(batch)
+        proc.stop.set()  # as SIGTERM does, while the next batch is being taken
+        return totals
+
+    proc.process = stop_after_first  # type: ignore[method-assign]
+    stats = proc.run()
+    assert 700 <= stats.totals.events < 5000  # stopped early
+    rest = bus.consume("events", proc.group, 10_000, timeout=0.5)
+    bus.close()
+    # every message is either done or still available at once, first delivery: none in limbo
+    assert stats.totals.events + len(rest) == 5000
+    assert all(m.delivery_attempt == 1 for m in rest)
+    con = duck.connect(settings.warehouse, read_only=True)
+    try:
+        rows = sum(int(con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in EVENT_TYPES)
+    finally:
+        con.close()
+    assert rows == stats.totals.valid

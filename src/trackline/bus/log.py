@@ -1,12 +1,15 @@
 """`log://PATH`: the embedded durable log, one SQLite file (WAL), no server.
 
 Messages get a global sequence number. A consumer group is a cursor (`next_seq`: everything
-before it was delivered at least once) plus one lease row per delivered, unacked message with
-a visibility deadline. Ack deletes the lease; nack expires it now; a consumer killed without
-acking leaves leases that expire after the ack timeout, and the next consume of any member of
-the group takes them again with the attempt count raised. Every step is one `BEGIN IMMEDIATE`
-transaction with `executemany`, so many processes can share the file and a batch costs a few
-statements, not one per message.
+before it was delivered at least once) plus leases on the delivered, unacked messages. A lease
+is a *range*: one row `[lo, hi]` of sequence numbers with an attempt count and a visibility
+deadline, covering every message of the topic in it. A consume takes a contiguous run of new
+messages, so it writes one lease row however big the batch; an ack of the whole batch deletes
+that row. Acking or nacking only part of a range splits it into the runs that are left (nack:
+those runs expire now). A consumer killed without acking leaves ranges that expire after the
+ack timeout, and the next consume of any member of the group takes them again with the
+attempt count raised. Every step is one `BEGIN IMMEDIATE` transaction, so many processes can
+share the file and a batch costs a few statements, not one per message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import sqlite3
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,14 +51,21 @@ CREATE TABLE IF NOT EXISTS groups (
     next_seq INTEGER NOT NULL,
     PRIMARY KEY (topic, grp)
 );
-CREATE TABLE IF NOT EXISTS leases (
+CREATE TABLE IF NOT EXISTS lease_ranges (
     topic TEXT NOT NULL,
     grp TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+    lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
     deadline REAL NOT NULL,
-    PRIMARY KEY (topic, grp, seq)
+    PRIMARY KEY (topic, grp, lo)
 ) WITHOUT ROWID;
+"""
+# A log written by an earlier version holds one lease row per message: each becomes a range
+# of one, so its unacked messages are still redelivered with their attempt counts.
+MIGRATE_LEASES = """
+INSERT OR IGNORE INTO lease_ranges SELECT topic, grp, seq, seq, attempt, deadline FROM leases;
+DROP TABLE leases;
 """
 
 COLUMNS = "m.seq, m.data, m.attributes, m.ordering_key, m.publish_time"
@@ -65,6 +76,7 @@ class LogBus:
     """The embedded log. Safe to share between threads (one lock) and processes (SQLite)."""
 
     scheme = "log"
+    thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
         ordering=True,
         persistence=True,
@@ -86,6 +98,11 @@ class LogBus:
             # cut may lose the last transactions. FULL would fsync every batch.
             self.con.execute("PRAGMA synchronous=NORMAL")
             self.con.executescript(SCHEMA)
+            old = self.con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'leases'"
+            ).fetchone()
+            if old:
+                self.con.executescript(f"BEGIN IMMEDIATE; {MIGRATE_LEASES} COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the bus log {path}: {exc}; check the path is writable"
@@ -116,10 +133,7 @@ class LogBus:
             if len(m.data) > limit:
                 raise BusError(f"message of {len(m.data)} bytes is over the log's {limit}")
         now = time.time()
-        rows = [
-            (topic, m.data, json.dumps(m.attributes) if m.attributes else None, m.ordering_key, now)
-            for m in messages
-        ]
+        rows = [(topic, m.data, _encode(m.attributes), m.ordering_key, now) for m in messages]
         with self._tx() as cur:
             first = cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages").fetchone()[0]
             cur.executemany(
@@ -150,6 +164,9 @@ class LogBus:
             pause = min(pause * 2, POLL_MAX)
 
     def _take(self, topic: str, group: str, n: int, start: Start) -> list[Message]:
+        """Lease up to `n` messages: expired ranges first, then new ones. The transaction only
+        reads sequence numbers (from the index) and writes the leases; the payloads are read
+        after it commits (messages never change), so publishers wait as little as possible."""
         now = time.time()
         lease_until = now + self.options.ack_timeout
         with self._tx() as cur:
@@ -166,50 +183,134 @@ class LogBus:
                 next_seq = first
             else:
                 next_seq = row[0]
-            expired = cur.execute(
-                f"SELECT {COLUMNS}, l.attempt + 1 FROM leases l JOIN messages m ON m.seq = l.seq "
-                "WHERE l.topic = ? AND l.grp = ? AND l.deadline <= ? ORDER BY l.seq LIMIT ?",
-                (topic, group, now, n),
-            ).fetchall()
-            if expired:
-                cur.executemany(
-                    "UPDATE leases SET attempt = ?, deadline = ? "
-                    "WHERE topic = ? AND grp = ? AND seq = ?",
-                    [(r[5], lease_until, topic, group, r[0]) for r in expired],
-                )
-            fresh: list[Any] = []
-            if len(expired) < n:
-                fresh = cur.execute(
-                    f"SELECT {COLUMNS}, 1 FROM messages m WHERE m.topic = ? AND m.seq >= ? "
-                    "ORDER BY m.seq LIMIT ?",
-                    (topic, next_seq, n - len(expired)),
-                ).fetchall()
-                if fresh:
-                    cur.executemany(
-                        "INSERT INTO leases VALUES (?, ?, ?, 1, ?)",
-                        [(topic, group, r[0], lease_until) for r in fresh],
+            taken = self._take_expired(cur, topic, group, n, now, lease_until)
+            want = n - sum(count for *_, count in taken)
+            if want > 0:
+                lo, hi, count = _span(cur, topic, next_seq, None, want)
+                if count:
+                    cur.execute(
+                        "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, 1, ?)",
+                        (topic, group, lo, hi, lease_until),
                     )
                     cur.execute(
                         "UPDATE groups SET next_seq = ? WHERE topic = ? AND grp = ?",
-                        (fresh[-1][0] + 1, topic, group),
+                        (hi + 1, topic, group),
                     )
-        return [_message(topic, r) for r in (*expired, *fresh)]
+                    taken.append((lo, hi, 1, count))
+        out: list[Message] = []
+        with self._lock:
+            for lo, hi, attempt, _count in taken:
+                rows = self.con.execute(
+                    f"SELECT {COLUMNS} FROM messages m WHERE m.topic = ? "
+                    "AND m.seq BETWEEN ? AND ? ORDER BY m.seq",
+                    (topic, lo, hi),
+                ).fetchall()
+                out.extend(_messages(topic, rows, attempt))
+        return out
+
+    def _take_expired(
+        self, cur: sqlite3.Cursor, topic: str, group: str, n: int, now: float, until: float
+    ) -> list[tuple[int, int, int, int]]:
+        """Ranges whose deadline passed (oldest first), leased again until `until` with the
+        attempt raised, as (lo, hi, attempt, count); a range bigger than wanted is split."""
+        expired = cur.execute(
+            "SELECT lo, hi, attempt FROM lease_ranges "
+            "WHERE topic = ? AND grp = ? AND deadline <= ? ORDER BY lo",
+            (topic, group, now),
+        ).fetchall()
+        out: list[tuple[int, int, int, int]] = []
+        left = n
+        for lo, hi, attempt in expired:
+            if left <= 0:
+                break
+            _, last, count = _span(cur, topic, lo, hi, left)
+            cur.execute(
+                "DELETE FROM lease_ranges WHERE topic = ? AND grp = ? AND lo = ?",
+                (topic, group, lo),
+            )
+            if not count:
+                continue  # nothing of this topic left in it
+            cur.execute(
+                "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, ?, ?)",
+                (topic, group, lo, last, attempt + 1, until),
+            )
+            if last < hi:  # the rest stays expired, at its attempt
+                cur.execute(
+                    "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, ?, ?)",
+                    (topic, group, last + 1, hi, attempt, 0.0),
+                )
+            out.append((lo, last, attempt + 1, count))
+            left -= count
+        return out
 
     def ack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
         if messages:
             with self._tx() as cur:
-                cur.executemany(
-                    "DELETE FROM leases WHERE topic = ? AND grp = ? AND seq = ?",
-                    [(topic, group, m.handle) for m in messages],
-                )
+                self._settle(cur, topic, group, messages, None)
 
     def nack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
         if messages:
             with self._tx() as cur:
-                cur.executemany(
-                    "UPDATE leases SET deadline = 0 WHERE topic = ? AND grp = ? AND seq = ?",
-                    [(topic, group, m.handle) for m in messages],
+                self._settle(cur, topic, group, messages, 0.0)
+
+    def _settle(
+        self,
+        cur: sqlite3.Cursor,
+        topic: str,
+        group: str,
+        messages: Sequence[Message],
+        deadline: float | None,
+    ) -> None:
+        """Take `messages` out of their lease ranges: dropped (ack, `deadline` None) or put
+        in ranges of their own expiring at `deadline` (nack). What is left of a range keeps
+        its attempt and deadline."""
+        seqs = sorted({int(m.handle) for m in messages})
+        ranges = cur.execute(
+            "SELECT lo, hi, attempt, deadline FROM lease_ranges "
+            "WHERE topic = ? AND grp = ? AND hi >= ? AND lo <= ? ORDER BY lo",
+            (topic, group, seqs[0], seqs[-1]),
+        ).fetchall()
+        for lo, hi, attempt, old_deadline in ranges:
+            inside = seqs[bisect_left(seqs, lo) : bisect_right(seqs, hi)]
+            if not inside:
+                continue
+            if deadline is None:
+                count = cur.execute(
+                    "SELECT count(*) FROM messages WHERE topic = ? AND seq BETWEEN ? AND ?",
+                    (topic, lo, hi),
+                ).fetchone()[0]
+                if count == len(inside):  # the whole range acked: the common case
+                    cur.execute(
+                        "DELETE FROM lease_ranges WHERE topic = ? AND grp = ? AND lo = ?",
+                        (topic, group, lo),
+                    )
+                    continue
+            members = [
+                r[0]
+                for r in cur.execute(
+                    "SELECT seq FROM messages WHERE topic = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                    (topic, lo, hi),
                 )
+            ]
+            picked = set(inside)
+            pieces: list[tuple[int, int, float]] = []
+            prev: float | None = None
+            for seq in members:  # runs of members that stay (or are nacked) become ranges
+                mark = deadline if seq in picked else old_deadline
+                if mark is not None:
+                    if pieces and prev == mark:
+                        pieces[-1] = (pieces[-1][0], seq, mark)
+                    else:
+                        pieces.append((seq, seq, mark))
+                prev = mark
+            cur.execute(
+                "DELETE FROM lease_ranges WHERE topic = ? AND grp = ? AND lo = ?",
+                (topic, group, lo),
+            )
+            cur.executemany(
+                "INSERT INTO lease_ranges VALUES (?, ?, ?, ?, ?, ?)",
+                [(topic, group, a, b, attempt, d) for a, b, d in pieces],
+            )
 
     def lag(self, topic: str, group: str) -> int | None:
         with self._lock:
@@ -222,7 +323,7 @@ class LogBus:
 
     def delete_group(self, topic: str, group: str) -> None:
         with self._tx() as cur:
-            cur.execute("DELETE FROM leases WHERE topic = ? AND grp = ?", (topic, group))
+            cur.execute("DELETE FROM lease_ranges WHERE topic = ? AND grp = ?", (topic, group))
             cur.execute("DELETE FROM groups WHERE topic = ? AND grp = ?", (topic, group))
 
     def close(self) -> None:
@@ -257,27 +358,47 @@ class _Transaction:
             self.bus._lock.release()
 
 
-def _attributes(text: str | None, cache: dict[str, dict[str, str]] = {}) -> dict[str, str]:  # noqa: B006
-    """Parsed attributes; the few distinct texts (one per event type) are parsed once."""
-    if not text:
-        return {}
-    parsed = cache.get(text)
-    if parsed is None:
-        parsed = json.loads(text)
-        if len(cache) < 10_000:
-            cache[text] = parsed
-    return dict(parsed)
+def _span(cur: sqlite3.Cursor, topic: str, lo: int, hi: int | None, n: int) -> tuple[int, int, int]:
+    """First and last sequence number and count of the topic's first `n` messages from `lo`
+    (up to `hi`), read from the index alone."""
+    bound = "" if hi is None else f" AND seq <= {int(hi)}"
+    row = cur.execute(
+        "SELECT min(seq), max(seq), count(*) FROM (SELECT seq FROM messages "
+        f"WHERE topic = ? AND seq >= ?{bound} ORDER BY seq LIMIT ?)",
+        (topic, lo, n),
+    ).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row[2] else (0, 0, 0)
 
 
-def _message(topic: str, r: Any) -> Message:
-    seq, data, attributes, key, published, attempt = r
-    return Message(
-        id=str(seq),
-        data=bytes(data),
-        attributes=_attributes(attributes),
-        ordering_key=key,
-        publish_time=float(published),
-        delivery_attempt=int(attempt),
-        topic=topic,
-        handle=seq,
-    )
+_ENCODED: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _encode(attributes: dict[str, str]) -> str | None:
+    """Attributes as stored; the few distinct sets (one per event type) are encoded once."""
+    if not attributes:
+        return None
+    key = tuple(attributes.items())
+    text = _ENCODED.get(key)
+    if text is None:
+        text = json.dumps(attributes)
+        if len(_ENCODED) < 10_000:
+            _ENCODED[key] = text
+    return text
+
+
+def _messages(topic: str, rows: list[Any], attempt: int) -> list[Message]:
+    """Message objects for fetched rows. The few distinct attribute texts are parsed once;
+    each message still gets its own dict (callers may change theirs)."""
+    parsed: dict[str, dict[str, str]] = {}
+    out: list[Message] = []
+    append = out.append
+    for seq, data, attributes, key, published in rows:
+        if attributes:
+            attrs = parsed.get(attributes)
+            if attrs is None:
+                attrs = parsed[attributes] = json.loads(attributes)
+            attrs = attrs.copy()
+        else:
+            attrs = {}
+        append(Message(str(seq), data, attrs, key, published, attempt, topic, seq))
+    return out

@@ -47,6 +47,7 @@ def stream_name(topic: str) -> str:
 
 class NatsBus:
     scheme = "nats"
+    thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
         ordering=True,
         persistence=True,

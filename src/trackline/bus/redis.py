@@ -40,6 +40,7 @@ CHUNK = 5000
 
 class RedisBus:
     scheme = "redis"
+    thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
         ordering=True,
         persistence=True,  # with AOF/RDB enabled on the server
@@ -56,6 +57,11 @@ class RedisBus:
         self.client: Any = _redis.Redis.from_url(uri, socket_timeout=30, socket_connect_timeout=5)
         self.consumer = f"c-{uuid.uuid4().hex[:12]}"
         self._groups: set[tuple[str, str]] = set()
+        # XAUTOCLAIM scans the pending list: run it when a lease can have expired since the
+        # last full scan (every half ack timeout), right after a nack, or to go on with a scan
+        # that stopped at a cursor; not on every consume.
+        self._claim_due: dict[tuple[str, str], float] = {}
+        self._claim_cursor: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_uri(cls, uri: str, settings: Settings) -> RedisBus:
@@ -90,7 +96,7 @@ class RedisBus:
                 for m in chunk:
                     fields: dict[str, Any] = {"d": m.data, "t": now}
                     if m.attributes:
-                        fields["a"] = json.dumps(m.attributes)
+                        fields["a"] = _encode(m.attributes)
                     if m.ordering_key is not None:
                         fields["k"] = m.ordering_key
                     pipe.xadd(topic, fields)
@@ -140,11 +146,21 @@ class RedisBus:
         return dead_letter(self, topic, group, out, self.options.max_attempts)
 
     def _reclaim(self, topic: str, group: str, n: int) -> list[Message]:
+        key = (topic, group)
+        now = time.monotonic()
+        if now < self._claim_due.get(key, 0.0):
+            return []
         idle = int(self.options.ack_timeout * 1000)
+        cursor = self._claim_cursor.get(key, "0-0")
         res = self._call(
             "autoclaim",
-            lambda: self.client.xautoclaim(topic, group, self.consumer, idle, "0-0", count=n),
+            lambda: self.client.xautoclaim(topic, group, self.consumer, idle, cursor, count=n),
         )
+        nxt = _text(res[0])
+        self._claim_cursor[key] = nxt
+        # a scan that went round: the next one when a lease can have expired
+        if nxt == "0-0":
+            self._claim_due[key] = now + self.options.ack_timeout / 2
         entries = [(eid, f) for eid, f in res[1] if f]  # deleted entries come back empty
         if not entries:
             return []
@@ -172,6 +188,8 @@ class RedisBus:
             return
         idle = int(self.options.ack_timeout * 1000) + 1
         ids = [m.id for m in messages]
+        self._claim_due.pop((topic, group), None)  # claim them back on the next consume
+        self._claim_cursor.pop((topic, group), None)
         self._call(
             "nack",
             lambda: self.client.xclaim(topic, group, self.consumer, 0, ids, idle=idle, justid=True),
@@ -193,6 +211,31 @@ class RedisBus:
         self.client.close()
 
 
+_ENCODED: dict[tuple[tuple[str, str], ...], str] = {}
+_DECODED: dict[bytes, dict[str, str]] = {}
+
+
+def _encode(attributes: dict[str, str]) -> str:
+    """Attributes as sent; the few distinct sets (one per event type) are encoded once."""
+    key = tuple(attributes.items())
+    text = _ENCODED.get(key)
+    if text is None:
+        text = json.dumps(attributes)
+        if len(_ENCODED) < 10_000:
+            _ENCODED[key] = text
+    return text
+
+
+def _decode(text: bytes) -> dict[str, str]:
+    """Attributes as received, parsed once per distinct text; each message gets its own dict."""
+    parsed = _DECODED.get(text)
+    if parsed is None:
+        parsed = json.loads(text)
+        if len(_DECODED) < 10_000:
+            _DECODED[text] = parsed
+    return dict(parsed)
+
+
 def _text(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
@@ -203,7 +246,7 @@ def _message(topic: str, eid: Any, fields: dict[Any, Any], attempt: int) -> Mess
     return Message(
         id=_text(eid),
         data=bytes(fields.get(b"d", b"")),
-        attributes=json.loads(attrs) if attrs else {},
+        attributes=_decode(attrs) if attrs else {},
         ordering_key=None if key is None else _text(key),
         publish_time=float(fields.get(b"t", 0.0)),
         delivery_attempt=attempt,

@@ -274,7 +274,7 @@ class Kernel:
         con = self.connection
         con.register("input", table)
         try:
-            checked = duck.table(con, program.sql, {"now": now or datetime.now(UTC)})
+            checked = duck.fetch_table(con, program.sql, {"now": now or datetime.now(UTC)})
         finally:
             con.unregister("input")
         return split(self.contract, checked, dedup=dedup, con=con)

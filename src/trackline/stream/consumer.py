@@ -15,13 +15,14 @@ key inside the batch or already in the warehouse (redeliveries included).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 import uuid
 from array import array
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 GROUP = "trackline-stream"
 PROGRESS_SECONDS = 5.0
 MAX_LATENCIES = 5_000_000
+GC_THRESHOLD = 100_000
 
 
 @dataclass
@@ -112,7 +114,7 @@ class StreamProcessor:
         contracts = contracts or ContractRegistry(settings.contracts_dir)
         self.contracts: dict[str, Contract] = {t: contracts.get(t) for t in EVENT_TYPES}
         self.kernels = {
-            t: Kernel(c, future_tolerance_seconds=settings.future_tolerance_seconds)
+            t: Kernel(c, future_tolerance_seconds=settings.future_tolerance_seconds, threads=1)
             for t, c in self.contracts.items()
         }
         self.instance = uuid.uuid4().hex[:8]
@@ -122,6 +124,11 @@ class StreamProcessor:
         self.stats = StreamStats()
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="trackline-kernel")
+        self._prefetch = (
+            ThreadPoolExecutor(1, thread_name_prefix="trackline-fill")
+            if getattr(bus, "thread_safe", False)
+            else None
+        )
 
     # Loop --------------------------------------------------------------------------------
     def run(self, *, max_events: int | None = None, idle_exit: float | None = None) -> StreamStats:
@@ -135,30 +142,61 @@ class StreamProcessor:
         )
         idle_since = time.monotonic()
         last_progress = time.monotonic()
+        # A batch allocates a few objects per message, all alive until it is acked. With the
+        # default threshold (700) the collector runs every few hundred messages and keeps
+        # promoting the batch in flight, so full collections rescan the whole heap often.
+        # Start-up objects (modules, contracts) go to the permanent generation.
+        threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+        # While a batch is processed, the next one is taken from the bus (when the bus allows
+        # calls from two threads): the bus round trips overlap the kernels and the commit.
+        ahead: Future[list[Message]] | None = None
         try:
             while not self.stop.is_set():
-                limit = self.settings.stream_batch_size
-                if max_events is not None:
-                    limit = min(limit, max_events - self.stats.totals.events)
-                    if limit <= 0:
-                        break
-                batch = self._fill(limit)
+                limit = self._room(max_events, 0)
+                if limit <= 0:
+                    break
+                if ahead is not None:
+                    batch, ahead = ahead.result(), None
+                else:
+                    batch = self._fill(limit)
                 if not batch:
                     self.sink.release()  # idle: let `trackline query` in
                     if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                         break
                     continue
+                more = self._room(max_events, len(batch))
+                if self._prefetch is not None and more > 0 and not self.stop.is_set():
+                    ahead = self._prefetch.submit(self._fill, more)
                 self.process(batch)
                 idle_since = time.monotonic()
                 if time.monotonic() - last_progress >= PROGRESS_SECONDS:
                     self._progress()
                     last_progress = time.monotonic()
+            if ahead is not None:  # stopped: finish what was already taken, then exit
+                batch, ahead = ahead.result(), None
+                if batch:
+                    self.process(batch)
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+            if ahead is not None:  # failing: its messages come back after the ack timeout
+                ahead.cancel()
+            if self._prefetch is not None:
+                self._prefetch.shutdown(wait=True)
             self.sink.release()
             self._pool.shutdown(wait=True)
         self.stats.lag = self.bus.lag(self.topic, self.group)
         self._progress("stream.done")
         return self.stats
+
+    def _room(self, max_events: int | None, in_flight: int) -> int:
+        """How many messages the next batch may take."""
+        limit = self.settings.stream_batch_size
+        if max_events is not None:
+            limit = min(limit, max_events - self.stats.totals.events - in_flight)
+        return limit
 
     def _fill(self, limit: int) -> list[Message]:
         """Up to `limit` messages: wait (in short steps, to notice a stop) for the first one,
@@ -305,22 +343,31 @@ class StreamProcessor:
 
 
 def _arrow(msgs: list[Message], idx: list[int]) -> pa.Table:
-    """The kernel's json shape: raw text, message id as source, batch index as line."""
-    texts: list[str] = []
-    malformed: list[str | None] = []
-    for m in msgs:
-        try:
-            texts.append(m.data.decode("utf-8"))
-            malformed.append(None)
-        except UnicodeDecodeError:
-            texts.append(m.data.decode("utf-8", "replace"))
-            malformed.append("not UTF-8")
+    """The kernel's json shape: raw text, message id as source, batch index as line.
+
+    The payloads go to Arrow as one binary array and are checked as UTF-8 there; only a batch
+    that holds a payload that is not UTF-8 is decoded message by message."""
+    n = len(msgs)
+    try:
+        raw = pa.array([m.data for m in msgs], pa.binary()).cast(pa.string())
+        malformed: pa.Array = pa.nulls(n, pa.string())
+    except pa.ArrowInvalid:
+        texts: list[str] = []
+        reasons: list[str | None] = []
+        for m in msgs:
+            try:
+                texts.append(m.data.decode("utf-8"))
+                reasons.append(None)
+            except UnicodeDecodeError:
+                texts.append(m.data.decode("utf-8", "replace"))
+                reasons.append("not UTF-8")
+        raw, malformed = pa.array(texts, pa.string()), pa.array(reasons, pa.string())
     return pa.table(
         {
-            "_raw": pa.array(texts, pa.string()),
+            "_raw": raw,
             "_source_file": pa.array([m.id for m in msgs], pa.string()),
             "_source_line": pa.array(idx, pa.int64()),
-            "_malformed": pa.array(malformed, pa.string()),
+            "_malformed": malformed,
         }
     )
 
