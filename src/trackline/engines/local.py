@@ -197,7 +197,8 @@ class LocalEngine:
         finally:
             pool.shutdown(wait=True)
             kernel.close()
-        con.execute("COMMIT")
+        with _timed(timings, "commit"):
+            con.execute("COMMIT")
         log.info(
             "run.done run_id=%s dataset=%s %s", run_id, dataset, result.message.replace(", ", " ")
         )
