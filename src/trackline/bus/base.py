@@ -123,6 +123,22 @@ class Bus(Protocol):
     def close(self) -> None: ...
 
 
+class Publishing:
+    """The one-message `publish` every backend gets by sending a batch of one."""
+
+    def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
+        raise NotImplementedError
+
+    def publish(
+        self,
+        topic: str,
+        data: bytes,
+        attributes: dict[str, str] | None = None,
+        ordering_key: str | None = None,
+    ) -> str:
+        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
+
+
 @dataclass(frozen=True)
 class BusOptions:
     """What every backend takes from Settings."""

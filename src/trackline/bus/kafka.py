@@ -23,6 +23,7 @@ from trackline.bus.base import (
     Capabilities,
     Message,
     Outgoing,
+    Publishing,
     Start,
     dead_letter,
 )
@@ -67,7 +68,7 @@ def to_message(topic: str, record: Any, attempt: int) -> Message:
     )
 
 
-class KafkaBus:
+class KafkaBus(Publishing):
     scheme = "kafka"
     capabilities = Capabilities(
         ordering=True,
@@ -88,15 +89,6 @@ class KafkaBus:
     @classmethod
     def from_uri(cls, uri: str, settings: Settings) -> KafkaBus:
         return cls(uri, BusOptions.from_settings(settings))
-
-    def publish(
-        self,
-        topic: str,
-        data: bytes,
-        attributes: dict[str, str] | None = None,
-        ordering_key: str | None = None,
-    ) -> str:
-        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
 
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         ids: list[str] = [""] * len(messages)

@@ -29,6 +29,7 @@ from trackline.bus.base import (
     Capabilities,
     Message,
     Outgoing,
+    Publishing,
     Start,
     dead_letter,
 )
@@ -72,7 +73,7 @@ COLUMNS = "m.seq, m.data, m.attributes, m.ordering_key, m.publish_time"
 POLL_MIN, POLL_MAX = 0.005, 0.1
 
 
-class LogBus:
+class LogBus(Publishing):
     """The embedded log. Safe to share between threads (one lock) and processes (SQLite)."""
 
     scheme = "log"
@@ -116,15 +117,6 @@ class LogBus:
         return cls(path, BusOptions.from_settings(settings))
 
     # Publishing --------------------------------------------------------------------------
-    def publish(
-        self,
-        topic: str,
-        data: bytes,
-        attributes: dict[str, str] | None = None,
-        ordering_key: str | None = None,
-    ) -> str:
-        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
-
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         if not messages:
             return []

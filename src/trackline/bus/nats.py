@@ -22,6 +22,7 @@ from trackline.bus.base import (
     Capabilities,
     Message,
     Outgoing,
+    Publishing,
     Start,
     dead_letter,
     redact,
@@ -45,7 +46,7 @@ def stream_name(topic: str) -> str:
     return "TL_" + re.sub(r"[^A-Za-z0-9_-]", "_", topic)
 
 
-class NatsBus:
+class NatsBus(Publishing):
     scheme = "nats"
     thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
@@ -108,15 +109,6 @@ class NatsBus:
         return name
 
     # Publishing --------------------------------------------------------------------------
-    def publish(
-        self,
-        topic: str,
-        data: bytes,
-        attributes: dict[str, str] | None = None,
-        ordering_key: str | None = None,
-    ) -> str:
-        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
-
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         return self._call("publish", self._publish(topic, messages))
 

@@ -24,6 +24,7 @@ from trackline.bus.base import (
     Capabilities,
     Message,
     Outgoing,
+    Publishing,
     Start,
     dead_letter,
 )
@@ -89,7 +90,7 @@ def to_message(topic: str, received: Any, seen: int) -> Message:
     )
 
 
-class PubSubBus:
+class PubSubBus(Publishing):
     scheme = "pubsub"
     capabilities = Capabilities(
         ordering=True,
@@ -124,15 +125,6 @@ class PubSubBus:
                 self.publisher.create_topic(request={"name": path})
             self._ready.add(path)
         return path
-
-    def publish(
-        self,
-        topic: str,
-        data: bytes,
-        attributes: dict[str, str] | None = None,
-        ordering_key: str | None = None,
-    ) -> str:
-        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
 
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         path = self._ensure_topic(topic)

@@ -21,6 +21,7 @@ from trackline.bus.base import (
     Capabilities,
     Message,
     Outgoing,
+    Publishing,
     Start,
     dead_letter,
     redact,
@@ -38,7 +39,7 @@ T = TypeVar("T")
 CHUNK = 5000
 
 
-class RedisBus:
+class RedisBus(Publishing):
     scheme = "redis"
     thread_safe = True  # the stream processor may consume and ack from two threads
     capabilities = Capabilities(
@@ -76,15 +77,6 @@ class RedisBus:
         return result
 
     # Publishing --------------------------------------------------------------------------
-    def publish(
-        self,
-        topic: str,
-        data: bytes,
-        attributes: dict[str, str] | None = None,
-        ordering_key: str | None = None,
-    ) -> str:
-        return self.publish_batch(topic, [Outgoing(data, attributes or {}, ordering_key)])[0]
-
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         ids: list[str] = []
         for i in range(0, len(messages), CHUNK):
