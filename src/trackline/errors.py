@@ -82,7 +82,7 @@ class SpoolError(TracklineError):
     """Spooled fetch results could not be replayed; they stay in the spool for the next try."""
 
 
-class ExtraNotInstalledError(UsageError):
+class ExtraNotInstalledError(ConfigError):
     """An optional dependency is missing; the message names the extra to install."""
 
 

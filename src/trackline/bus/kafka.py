@@ -29,18 +29,13 @@ from trackline.bus.base import (
 )
 from trackline.config import Settings
 from trackline.errors import ConfigError
+from trackline.extras import require_extra
 
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 
 
 def _client() -> Any:
-    try:
-        import confluent_kafka
-    except ImportError:
-        raise ConfigError(
-            "kafka:// needs confluent-kafka: pip install 'trackline[kafka]'"
-        ) from None
-    return confluent_kafka
+    return require_extra("confluent_kafka", "kafka", "kafka://")
 
 
 def parse_uri(uri: str) -> str:

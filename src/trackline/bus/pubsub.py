@@ -30,19 +30,14 @@ from trackline.bus.base import (
 )
 from trackline.config import Settings
 from trackline.errors import ConfigError
+from trackline.extras import require_extra
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 
 def _client() -> Any:
-    """google.cloud.pubsub_v1, or a ConfigError naming the extra."""
-    try:
-        from google.cloud import pubsub_v1
-    except ImportError:
-        raise ConfigError(
-            "pubsub:// needs google-cloud-pubsub: pip install 'trackline[gcp]'"
-        ) from None
-    return pubsub_v1
+    """google.cloud.pubsub_v1, or an error naming the extra."""
+    return require_extra("google.cloud.pubsub_v1", "gcp", "pubsub://")
 
 
 @dataclass(frozen=True)

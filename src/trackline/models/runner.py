@@ -17,7 +17,8 @@ from typing import Any
 
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
-from trackline.errors import ExtraNotInstalledError, ModelError, UsageError
+from trackline.errors import ModelError, UsageError
+from trackline.extras import require_extra
 from trackline.models.project import TARGETS, project_dir, work_dir, write_profiles
 from trackline.models.sources import ensure_sources
 from trackline.warehouse.duckdb import DuckDBWarehouse
@@ -96,13 +97,7 @@ class ModelRun:
 
 
 def _dbt_runner() -> Any:
-    try:
-        from dbt.cli.main import dbtRunner
-    except ImportError:
-        raise ExtraNotInstalledError(
-            "`trackline model` needs dbt: pip install 'trackline[dbt]'"
-        ) from None
-    return dbtRunner
+    return require_extra("dbt.cli.main", "dbt", "`trackline model`").dbtRunner
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from trackline.errors import ExtraNotInstalledError, ServingError, UsageError
+from trackline.errors import ServingError, UsageError
+from trackline.extras import require_extra
 
 FAMILY = "d"
 COLUMN = b"v"
@@ -38,13 +39,7 @@ def parse_uri(uri: str) -> BigtableTarget:
 
 
 def _bigtable() -> Any:
-    try:
-        from google.cloud import bigtable
-    except ImportError:
-        raise ExtraNotInstalledError(
-            "the bigtable serving store needs google-cloud-bigtable: pip install 'trackline[gcp]'"
-        ) from None
-    return bigtable
+    return require_extra("google.cloud.bigtable", "gcp", "the bigtable serving store")
 
 
 class BigtableKV:

@@ -10,16 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from trackline.errors import ExtraNotInstalledError, ServingError
+from trackline.errors import ServingError
+from trackline.extras import require_extra
 
 
 def _client(uri: str) -> Any:
-    try:
-        import redis
-    except ImportError:
-        raise ExtraNotInstalledError(
-            "the redis serving store needs the redis client: pip install 'trackline[redis]'"
-        ) from None
+    redis = require_extra("redis", "redis", "the redis serving store")
     return redis.Redis.from_url(uri, decode_responses=True, socket_timeout=10)
 
 

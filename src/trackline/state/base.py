@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
+from trackline import extras
 from trackline.config import Settings
 from trackline.state.errors import (
-    ExtraNotInstalledError,
     InvalidNameError,
     SessionTransitionError,
     StateURIError,
@@ -274,9 +274,4 @@ def open_state(settings: Settings) -> StateStore:
 
 def require_extra(module: str, extra: str) -> Any:
     """Import an optional dependency or say which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ExtraNotInstalledError(
-            f"this state store needs {module!r}: install it with `pip install 'trackline[{extra}]'`"
-        ) from None
+    return extras.require_extra(module, extra, "this state store")

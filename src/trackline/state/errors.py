@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from trackline.errors import ConfigError, TracklineError, UsageError
 
+# One class for every missing extra (trackline.errors), re-exported for the state package.
+from trackline.errors import ExtraNotInstalledError as ExtraNotInstalledError
+
 
 class StateError(TracklineError):
     """The state store cannot do what was asked (unreachable, corrupt, wrong version)."""
@@ -11,10 +14,6 @@ class StateError(TracklineError):
 
 class StateURIError(ConfigError):
     """The state URI is malformed or names a backend trackline does not have."""
-
-
-class ExtraNotInstalledError(ConfigError):
-    """A backend needs an optional dependency that is not installed; names the extra."""
 
 
 class SchemaVersionError(StateError):
