@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -68,6 +69,7 @@ _SENTINEL = "\ufdd0"
 _SENTINEL_ERRORS = "trackline.sentinel"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer
 _GLOB_CHARS = frozenset("*?[")
+_NL, _CR, _SP, _TAB = 10, 13, 32, 9
 
 
 def _sentinel(exc: UnicodeError) -> tuple[str, int]:
@@ -86,6 +88,9 @@ META_SCHEMA = pa.schema(
         ("_malformed", pa.string()),
     ]
 )
+
+# NDJSON and JSON rows: `_raw` as string views (NDJSON lines point into the block read)
+LINES_SCHEMA = pa.schema([pa.field("_raw", pa.string_view()), *list(META_SCHEMA)[1:]])
 
 
 # Resolving paths -----------------------------------------------------------------------------
@@ -161,11 +166,14 @@ def _named_file(fs: Any, path: str, root: str, info: dict[str, Any]) -> InputFil
     return _input_file(fs, root, info)
 
 
+def _is_local(fs: Any) -> bool:
+    return "file" in ([fs.protocol] if isinstance(fs.protocol, str) else fs.protocol)
+
+
 def _input_file(fs: Any, path: str, info: dict[str, Any]) -> InputFile:
     detected = detect(path)
     assert detected is not None  # callers filter on detect()
-    local = "file" in ([fs.protocol] if isinstance(fs.protocol, str) else fs.protocol)
-    uri = path if local else fs.unstrip_protocol(path)
+    uri = path if _is_local(fs) else fs.unstrip_protocol(path)
     return InputFile(
         uri=uri, format=detected[0], compression=detected[1], size=int(info.get("size") or 0)
     )
@@ -197,9 +205,9 @@ def read_batches(
     stream = _Stream(f)
     try:
         if f.format == "ndjson":
-            schema, batches = META_SCHEMA, _ndjson(stream, block_bytes)
+            schema, batches = LINES_SCHEMA, _ndjson(stream, block_bytes)
         elif f.format == "json":
-            schema, batches = META_SCHEMA, _json(stream, batch_rows)
+            schema, batches = LINES_SCHEMA, _json(stream, batch_rows)
         elif f.format == "csv":
             schema, batches = _csv(stream, block_bytes)
         else:
@@ -258,7 +266,11 @@ class _Stream:
         self._pushback = b""  # decompressed bytes read ahead by readline()
         self._fh: Any = None
         try:
-            self._fh = fsspec.open(f.uri, "rb").open()
+            fs, path = fsspec.core.url_to_fs(f.uri)
+            if _is_local(fs) and not self._gzip:  # Arrow's own file: reads into Arrow buffers
+                self._fh = pa.OSFile(path, "rb")
+            else:
+                self._fh = fs.open(path, "rb")
         except OSError as exc:
             raise self._io_error(exc) from exc
 
@@ -267,7 +279,8 @@ class _Stream:
 
     def _raw(self, n: int) -> bytes:
         try:
-            data: bytes = self._fh.read(n)
+            native = isinstance(self._fh, pa.NativeFile)
+            data: bytes = self._fh.read(None if native and n < 0 else n)
         except OSError as exc:
             raise self._io_error(exc) from exc
         return data
@@ -311,6 +324,15 @@ class _Stream:
             else:
                 self._input = self._zlib.unconsumed_tail
         return b"".join(parts)
+
+    def read_buffer(self, n: int) -> pa.Buffer:
+        """Like `read`, as an Arrow buffer (no copy into a Python object for local files)."""
+        if not self._gzip and not self._pushback and isinstance(self._fh, pa.NativeFile):
+            try:
+                return self._fh.read_buffer(n)
+            except OSError as exc:
+                raise self._io_error(exc) from exc
+        return pa.py_buffer(self.read(n))
 
     def readline(self) -> bytes:
         parts: list[bytes] = []
@@ -418,12 +440,12 @@ def _meta_batch(
     """A json-shape batch from Python lists (malformed and JSON rows, not the hot path)."""
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(raw, pa.string()),
+            pa.array(raw, pa.string_view()),
             _constant(f.uri, len(raw)),
             pa.array(lines, pa.int64()),
             pa.array(reasons, pa.string()),
         ],
-        schema=META_SCHEMA,
+        schema=LINES_SCHEMA,
     )
 
 
@@ -433,10 +455,12 @@ def _shorten(text: str) -> str:
 
 # ndjson: the hot path --------------------------------------------------------------------------
 def _ndjson(stream: _Stream, block_bytes: int) -> Iterator[pa.RecordBatch]:
-    """Read large blocks, cut at the last newline, and split each block with Arrow kernels.
+    """Read large blocks and cut each into lines without copying the text.
 
-    The partial last line of a block is carried into the next one; a line that grows past
-    `MAX_LINE_BYTES` becomes one malformed row and is skipped to its end.
+    Lines become string views into the block (see `_lines`). The unfinished line at the end of
+    a block is carried and completed by the next block's first line, so no block is ever
+    copied whole; a line that grows past `MAX_LINE_BYTES` becomes one malformed row and is
+    skipped to its end.
     """
     f = stream.file
     line = 1  # physical number of the first line not yet emitted
@@ -444,28 +468,40 @@ def _ndjson(stream: _Stream, block_bytes: int) -> Iterator[pa.RecordBatch]:
     carried = 0
     skipping: bytes | None = None  # head of an over-long line being skipped
     first = True
-    while chunk := stream.read(block_bytes):
+    while (chunk := stream.read_buffer(block_bytes)).size:
+        data = np.frombuffer(chunk, np.uint8)
         if skipping is not None:
-            nl = chunk.find(b"\n")
-            if nl < 0:
+            hits = np.flatnonzero(data == _NL)
+            if not len(hits):
                 continue
             yield _too_long(f, skipping, line)
-            line, skipping, chunk = line + 1, None, chunk[nl + 1 :]
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            carry.append(chunk)
-            carried += len(chunk)
+            line, skipping = line + 1, None
+            chunk, data = chunk.slice(int(hits[0]) + 1), data[int(hits[0]) + 1 :]
+        newlines = np.flatnonzero(data == _NL)
+        if not len(newlines):
+            carry.append(chunk.to_pybytes())
+            carried += chunk.size
             if carried > MAX_LINE_BYTES:
                 skipping = b"".join(carry)[:RAW_TEXT_LIMIT]
                 carry, carried = [], 0
             continue
-        if carry:
-            chunk, cut = b"".join([*carry, chunk]), cut + carried
-        body = pa.py_buffer(chunk).slice(0, cut)
-        carry, carried = ([chunk[cut + 1 :]], len(chunk) - cut - 1)
-        batch, count = _split(f, body, line, strip_bom=first)
-        line, first = line + count, False
-        yield batch
+        head, cut = int(newlines[0]), int(newlines[-1])
+        if carry:  # the carried line ends at this block's first newline: a batch of its own
+            joined = b"".join([*carry, chunk.slice(0, head).to_pybytes()])
+            batch, count = _split(f, pa.py_buffer(joined), line, strip_bom=first)
+            line, first = line + count, False
+            yield batch
+            if cut > head:
+                body = chunk.slice(head + 1, cut - head - 1)
+                batch, count = _split(f, body, line, newlines[1:-1] - (head + 1))
+                line += count
+                yield batch
+        else:
+            batch, count = _split(f, chunk.slice(0, cut), line, newlines[:-1], strip_bom=first)
+            line, first = line + count, False
+            yield batch
+        carry = [chunk.slice(cut + 1).to_pybytes()]
+        carried = chunk.size - cut - 1
     if skipping is not None:
         yield _too_long(f, skipping, line)
         line += 1
@@ -483,29 +519,40 @@ def _too_long(f: InputFile, head: bytes, line: int) -> pa.RecordBatch:
 
 
 def _split(
-    f: InputFile, body: pa.Buffer, first_line: int, *, strip_bom: bool
+    f: InputFile,
+    body: pa.Buffer,
+    first_line: int,
+    newlines: np.ndarray | None = None,
+    *,
+    strip_bom: bool = False,
 ) -> tuple[pa.RecordBatch, int]:
-    """Rows for a block of whole lines (final newline cut off), and its physical line count."""
+    """Rows for a block of whole lines (final newline cut off), and its physical line count.
+
+    `newlines` are the block's newline positions when the caller already found them.
+    """
     if strip_bom and body.size >= 3 and body.slice(0, 3).to_pybytes() == BOM:
         body = body.slice(3)
-    block = pa.Array.from_buffers(
-        pa.binary(), 1, [None, pa.array([0, body.size], pa.int32()).buffers()[1], body]
-    )
-    malformed: pa.Array | None = None
-    try:
-        lines = pc.split_pattern(block.cast(pa.string()), "\n").flatten()
-    except pa.ArrowInvalid:  # not UTF-8 somewhere: decide line by line, for this block only
-        lines, malformed = _decode_lines(pc.split_pattern(block, "\n").flatten())
-    count = len(lines)
-    cr = pc.ends_with(lines, "\r")
-    if pc.any(cr).as_py():
-        lines = pc.if_else(cr, pc.utf8_slice_codeunits(lines, 0, -1), lines)
+        newlines = None if newlines is None else newlines - 3
+    data = np.frombuffer(body, np.uint8)
+    if newlines is None:
+        newlines = np.flatnonzero(data == _NL)
+    starts, ends = _bounds(data, newlines)
+    count = len(starts)
     numbers = _arange(first_line, count)
-    blank = pc.match_substring_regex(lines, r"^[ \t\r]*$")
-    if pc.any(blank).as_py():
-        keep = pc.invert(blank)
-        lines, numbers = lines.filter(keep), numbers.filter(keep)
-        malformed = malformed.filter(keep) if malformed is not None else None
+    keep = _not_blank(data, starts, ends)
+    if keep is not None:
+        starts, ends = starts[keep], ends[keep]
+        numbers = numbers.filter(pa.array(keep))
+    malformed: pa.Array | None = None
+    try:  # one SIMD pass over the block says whether every line is UTF-8
+        pa.Array.from_buffers(
+            pa.binary(), 1, [None, pa.array([0, body.size], pa.int32()).buffers()[1], body]
+        ).cast(pa.string())
+    except pa.ArrowInvalid:  # not UTF-8 somewhere: decide line by line, for this block only
+        text, malformed = _decode_lines(_views(body, data, starts, ends, pa.binary_view()))
+        lines = text.cast(pa.string_view())
+    else:
+        lines = _views(body, data, starts, ends, pa.string_view())
     n = len(lines)
     batch = pa.RecordBatch.from_arrays(
         [
@@ -514,9 +561,72 @@ def _split(
             numbers,
             malformed if malformed is not None else pa.nulls(n, pa.string()),
         ],
-        schema=META_SCHEMA,
+        schema=LINES_SCHEMA,
     )
     return batch, count
+
+
+def _bounds(data: np.ndarray, newlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive, before a final CR) of every line of a block."""
+    n = len(newlines) + 1
+    starts = np.empty(n, np.int64)
+    starts[0] = 0
+    starts[1:] = newlines + 1
+    ends = np.empty(n, np.int64)
+    ends[:-1] = newlines
+    ends[-1] = len(data)
+    has_text = ends > starts
+    cr = np.zeros(n, bool)
+    cr[has_text] = data[ends[has_text] - 1] == _CR
+    return starts, ends - cr
+
+
+def _not_blank(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """Which lines are records, not blank (None when every line is, the usual case).
+
+    Only a line that is empty or starts with a space, tab or CR can be blank, and such lines
+    are rare: they alone are looked at one by one.
+    """
+    head = np.full(len(starts), _NL, np.uint8)
+    has_text = ends > starts
+    head[has_text] = data[starts[has_text]]
+    maybe = np.flatnonzero(~has_text | (head == _SP) | (head == _TAB) | (head == _CR))
+    blank = [i for i in maybe if not data[starts[i] : ends[i]].tobytes().strip(b" \t\r")]
+    if not blank:
+        return None
+    keep = np.ones(len(starts), bool)
+    keep[blank] = False
+    return keep
+
+
+def _views(
+    body: pa.Buffer, data: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: pa.DataType
+) -> pa.Array:
+    """Lines of a block as a string (or binary) view array that points into `body`.
+
+    Arrow's view layout (16 bytes a value: the length, then the value itself when it fits in
+    12 bytes, else its first 4 bytes, a buffer index and an offset) is built with numpy, so the
+    text is never copied; DuckDB reads this layout natively.
+    """
+    n = len(starts)
+    if not len(data) or not n:
+        return pa.array([""] * n, kind)
+    lengths = (ends - starts).astype(np.int32)
+    views = np.zeros((n, 4), np.int32)
+    views[:, 0] = lengths
+    raw = views.view(np.uint8).reshape(n, 16)
+    last = len(data) - 1
+    inline = lengths <= 12
+    if inline.any():
+        at = np.arange(12)
+        idx = np.minimum(starts[inline][:, None] + at, last)
+        raw[inline, 4:16] = data[idx] * (at < lengths[inline][:, None])
+    out = ~inline
+    if out.any():
+        idx = np.minimum(starts[out][:, None] + np.arange(4), last)
+        raw[out, 4:8] = data[idx]
+        views[out, 3] = starts[out]
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(views), body])
 
 
 def _decode_lines(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -806,14 +916,14 @@ def _parquet(stream: _Stream, batch_rows: int) -> tuple[pa.Schema, Iterator[pa.R
         source.seek(0)
         if stream.gzip_error:
             source.close()
-            return META_SCHEMA, iter([_meta_batch(f, [""], [1], [stream.gzip_error])])
+            return LINES_SCHEMA, iter([_meta_batch(f, [""], [1], [stream.gzip_error])])
     try:
         pf = pq.ParquetFile(source)
         file_schema = pf.schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:
         if source is not stream:
             source.close()
-        return META_SCHEMA, iter([_meta_batch(f, [""], [1], [_unreadable(exc)])])
+        return LINES_SCHEMA, iter([_meta_batch(f, [""], [1], [_unreadable(exc)])])
     names = unique_names(file_schema.names, reserved=PARQUET_META)
     schema = pa.schema(
         [pa.field(n, t.type) for n, t in zip(names, file_schema, strict=True)]
