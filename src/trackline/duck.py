@@ -29,7 +29,11 @@ def connect(
     read_only: bool = False,
     temp_directory: str | Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection in UTC with the given limits."""
+    """A connection in UTC with the given limits.
+
+    DuckDB's own progress bar is off: it prints to stdout, where it would break `--json`
+    output and logs (trackline reports progress itself).
+    """
     config: dict[str, Any] = {}
     if threads:
         config["threads"] = threads
@@ -39,6 +43,7 @@ def connect(
         config["temp_directory"] = str(temp_directory)
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")  # ICU is linked in but cannot be set from config
+    con.execute("SET enable_progress_bar = false")  # a session option, not a config one
     return con
 
 
