@@ -211,3 +211,84 @@ def test_first_occurrence_wins_across_many_batches_and_files(tmp_path: Path) -> 
     assert table_rows(settings, "SELECT device, count(*) FROM listening_events GROUP BY 1") == [
         ("mobile", n)
     ]
+
+
+def _repeats_layout(tmp_path: Path, n: int = 3000) -> list[str]:
+    first = [event(i, device="mobile") for i in range(n)]
+    repeats = [event(i, device="tv") for i in range(0, n, 3)]  # later copies, other device
+    write_ndjson(tmp_path / "a.ndjson", first[: n // 2] + repeats[: len(repeats) // 2])
+    write_ndjson(tmp_path / "b.ndjson", first[n // 2 :] + repeats)
+    return [str(tmp_path / "a.ndjson"), str(tmp_path / "b.ndjson")]
+
+
+def test_key_hash_collisions_still_load_every_distinct_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeats are found by hash and confirmed by key: a hash shared by different keys (here
+    every key of the same length) must not drop a row."""
+    monkeypatch.setattr(LocalEngine, "_key_hash", staticmethod(lambda c: "hash(length(event_id))"))
+    settings = Settings.load(home=tmp_path / "home", batch_rows=50)
+    n = 3000
+    result = LocalEngine(settings).ingest(_repeats_layout(tmp_path, n), "listening_events")
+    c = result.manifest.counts
+    assert (c.valid, c.duplicates_in_input, c.duplicates_in_warehouse) == (n, n // 2, 0)
+    assert table_rows(settings, "SELECT device, count(*) FROM listening_events GROUP BY 1") == [
+        ("mobile", n)
+    ]
+
+
+def test_rows_out_of_order_fall_back_to_exact_dedup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With DuckDB's IN-clause optimizer on, an enum check becomes a join and rows leave the
+    kernel out of order: the engine must notice and still keep each key's first row."""
+    from trackline.contracts import kernel
+
+    def reordering(threads: int | None = None, memory_limit: str | None = None) -> Any:
+        return duck.connect(threads=2, memory_limit=memory_limit)
+
+    monkeypatch.setattr(kernel, "new_connection", reordering)
+    settings = Settings.load(home=tmp_path / "home", batch_rows=50)
+    n = 3000
+    result = LocalEngine(settings).ingest(_repeats_layout(tmp_path, n), "listening_events")
+    c = result.manifest.counts
+    assert (c.valid, c.duplicates_in_input) == (n, n // 2)
+    assert table_rows(settings, "SELECT device, count(*) FROM listening_events GROUP BY 1") == [
+        ("mobile", n)
+    ]
+
+
+def test_out_of_order_batches_switch_dedup_to_the_slow_path() -> None:
+    from trackline.contracts.loader import ContractRegistry
+    from trackline.engines.local import _Dedup
+
+    contract = ContractRegistry(None).get("listening_events")
+    dedup = _Dedup(contract)
+
+    def batch(lines: list[int], keys: list[int]) -> pa.RecordBatch:
+        n = len(lines)
+        cols = {c: pa.nulls(n) for c in contract.output_columns}
+        cols.update(
+            _source_file=pa.array(["f"] * n),
+            _source_line=pa.array(lines, pa.int64()),
+            _key_hash=pa.array(keys, pa.uint64()),
+        )
+        return pa.record_batch(cols)
+
+    keep = dedup.keep(batch([3, 4], [1, 2]), pa.array([True, True]))
+    assert keep.to_pylist() == [True, True] and dedup.ordered
+    keep = dedup.keep(batch([1, 2], [1, 3]), pa.array([True, True]))  # earlier lines, later
+    assert not dedup.ordered
+    assert keep.to_pylist() == [True, True]  # loaded whole: repeats are settled by line
+    dedup.close()
+
+
+def test_a_key_the_warehouse_holds_counts_every_copy_as_a_warehouse_duplicate(
+    settings: Settings, tmp_path: Path
+) -> None:
+    engine = LocalEngine(settings)
+    engine.ingest([str(write_ndjson(tmp_path / "a.ndjson", [event(1)]))], "listening_events")
+    again = write_ndjson(tmp_path / "b.ndjson", [event(1), event(2), event(1), event(2)])
+    c = engine.ingest([str(again)], "listening_events").manifest.counts
+    assert (c.valid, c.duplicates_in_warehouse, c.duplicates_in_input) == (1, 2, 1)
+    assert table_rows(settings, "SELECT count(*) FROM listening_events") == [(2,)]

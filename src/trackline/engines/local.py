@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import posixpath
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -34,6 +36,7 @@ from trackline.config import Settings
 from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, ident, literal
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
+from trackline.engines.keys import SeenKeys
 from trackline.errors import TracklineError
 from trackline.lake import Lake, StoredFile
 from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
@@ -172,6 +175,7 @@ class LocalEngine:
         )
         con = wh.con
         counts = Counts()
+        dedup = _Dedup(contract)
         con.execute("BEGIN TRANSACTION")
         try:
             with (
@@ -180,7 +184,9 @@ class LocalEngine:
                 _RejectedSink(self.lake, rejected_path) as rejected,
             ):
                 for f in files:
-                    self._load_file(wh, kernel, contract, f, manifest, task, rejected, counts)
+                    self._load_file(
+                        wh, kernel, contract, f, manifest, task, rejected, dedup, counts
+                    )
             counts.rejected = rejected.rows
             counts.rejected_by_reason = dict(
                 sorted(rejected.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -188,7 +194,7 @@ class LocalEngine:
             kernel.close()  # its memory is not needed past this point
             landing.result()
             with _timed(timings, "dedup"):
-                self._dedup(con, contract, run_id, [f.uri for f in files], counts)
+                self._settle(con, contract, manifest, dedup, [f.uri for f in files], counts)
             result = self._commit(wh, contract, manifest, timings, counts, rejected.stored)
         except BaseException as exc:
             con.execute("ROLLBACK")
@@ -197,6 +203,7 @@ class LocalEngine:
         finally:
             pool.shutdown(wait=True)
             kernel.close()
+            dedup.close()
         with _timed(timings, "commit"):
             con.execute("COMMIT")
         log.info(
@@ -223,9 +230,14 @@ class LocalEngine:
         manifest: Manifest,
         task: Any,
         rejected: _RejectedSink,
+        dedup: _Dedup,
         counts: Counts,
     ) -> None:
-        """Append a file's valid rows (in file order) to the table; rejected rows to the sink."""
+        """Append a file's new valid rows to the table; rejected rows to the sink.
+
+        Repeated keys are decided on the way (`_Dedup`), so nothing is ever deleted, and a key
+        the warehouse held before this run is left out by the INSERT itself.
+        """
         reader = read_batches(f, self.settings.batch_rows)
         program = kernel.compile(reader.schema)
         kcon = kernel.connection
@@ -238,79 +250,140 @@ class LocalEngine:
                 task.advance(batch.num_rows)
 
         out_cols = [*contract.output_columns, *LINEAGE]
+        sql = f"SELECT *, {self._key_hash(contract)} AS _key_hash FROM ({program.sql})"
+        params = {"now": manifest.started_at}
         kcon.register("input", pa.RecordBatchReader.from_batches(reader.schema, prefetch(inputs())))
         try:
-            with duck.stream(
-                kcon, program.sql, {"now": manifest.started_at}, self.settings.batch_rows
-            ) as checked:
+            with duck.stream(kcon, sql, params, self.settings.batch_rows) as checked:
 
                 def tee() -> Iterator[pa.RecordBatch]:
-                    """Pass every checked batch on whole (the INSERT keeps the valid rows);
-                    copy out only the rejected ones, which are few."""
+                    """Mark each batch's rows to load (`_keep`); copy out the rejected ones and
+                    the repeated keys, which are few."""
                     for batch in prefetch(checked):
                         counts.input += batch.num_rows
-                        bad = pc.greater(pc.list_value_length(batch.column("_errors")), 0)
-                        if pc.any(bad).as_py():
-                            rejected.write(batch.filter(bad))
-                        yield batch
+                        valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
+                        if not pc.all(valid).as_py():
+                            rejected.write(batch.filter(pc.invert(valid)))
+                        keep = dedup.keep(batch, valid)
+                        yield batch.append_column("_keep", keep)
 
                 table = f"main.{ident(contract.name)}"
                 cols = ", ".join(ident(c) for c in out_cols)
+                held = self._holds_rows(wh, table)
+                match = " AND ".join(
+                    f"o.{ident(k)} IS NOT DISTINCT FROM c.{ident(k)}" for k in contract.key_columns
+                )
+                known = (
+                    f" AND NOT EXISTS (SELECT 1 FROM {table} o "
+                    f"WHERE o.run_id <> $run_id AND {match})"
+                    if held
+                    else ""
+                )
                 wh.con.register(
-                    "checked_rows", pa.RecordBatchReader.from_batches(checked.schema, tee())
+                    "checked_rows",
+                    pa.RecordBatchReader.from_batches(
+                        checked.schema.append(pa.field("_keep", pa.bool_())), tee()
+                    ),
                 )
                 try:
-                    wh.con.execute(
+                    row = wh.con.execute(
                         f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
-                        f"SELECT {cols}, $now, $run_id FROM checked_rows "
-                        "WHERE len(_errors) = 0",
+                        f"SELECT {cols}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
                         {"now": manifest.started_at, "run_id": manifest.run_id},
-                    )
+                    ).fetchone()
                 finally:
                     wh.con.unregister("checked_rows")
+                dedup.loaded(int(row[0]) if row else 0)
         finally:
             kcon.unregister("input")
 
-    def _dedup(
-        self, con: Any, contract: Contract, run_id: str, files: list[str], counts: Counts
+    @staticmethod
+    def _key_hash(contract: Contract) -> str:
+        """SQL for a row's 64-bit key hash (only a hint: repeats are confirmed by exact key)."""
+        return f"hash({', '.join(ident(k) for k in contract.key_columns)})"
+
+    @staticmethod
+    def _holds_rows(wh: DuckDBWarehouse, table: str) -> bool:
+        return wh.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall() == [(True,)]
+
+    def _settle(
+        self,
+        con: Any,
+        contract: Contract,
+        manifest: Manifest,
+        dedup: _Dedup,
+        files: list[str],
+        counts: Counts,
     ) -> None:
-        """Drop this run's duplicate keys: a repeat within the input keeps its first row (by
-        input file, then line: rows arrive in parallel, so physical order proves nothing), and
-        a key the warehouse already held from an earlier run is dropped altogether."""
+        """Settle the rows set aside as repeats by exact key, then fill in the counts.
+
+        A suspect whose key an earlier run loaded is a warehouse duplicate (as is every row
+        the load left out for that reason); one whose key this run loaded is a repeat within
+        the input; any other (a hash collision, not a repeat) is loaded now, the first of its
+        key by file and line. If rows reached the load out of order, the rest were loaded
+        whole and repeats are dropped here by file and line instead (`_drop_repeats`).
+        """
+        run_id, now = manifest.run_id, manifest.started_at
         table = f"main.{ident(contract.name)}"
-        keys = [ident(k) for k in contract.key_columns]
-        key = ", ".join(keys)
-        params: dict[str, Any] = {"run_id": run_id}
-        row = con.execute(
-            f"SELECT count(*), coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} "
-            f"WHERE run_id = $run_id GROUP BY {key})",
-            params,
-        ).fetchone()
-        assert row is not None
-        distinct, repeats = int(row[0]), int(row[1])
-        if repeats:
-            match = " AND ".join(f"d.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
-            row = con.execute(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM {table} t "
-                f"WHERE t.run_id = $run_id AND EXISTS (SELECT 1 FROM (SELECT {key} FROM "
-                f"{table} WHERE run_id = $run_id GROUP BY {key} HAVING count(*) > 1) d "
-                f"WHERE {match}) QUALIFY row_number() OVER (PARTITION BY {key} "
-                "ORDER BY list_position($files, t._source_file), t._source_line) > 1)",
-                {**params, "files": files},
-            ).fetchone()
-            assert row is not None and int(row[0]) == repeats
-        counts.duplicates_in_input = repeats
-        match = " AND ".join(f"o.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
-        row = con.execute(
-            f"DELETE FROM {table} AS t WHERE t.run_id = $run_id AND EXISTS (SELECT 1 FROM "
-            f"{table} o WHERE o.run_id <> $run_id AND {match})",
-            params,
-        ).fetchone()
-        assert row is not None
-        counts.duplicates_in_warehouse = int(row[0])
-        counts.valid = distinct - counts.duplicates_in_warehouse
+        keys = contract.key_columns
+        match = " AND ".join(f"o.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}" for k in keys)
+        params = {"now": now, "run_id": run_id}
+        in_warehouse = late = 0
+        with dedup.suspects() as suspects:
+            if suspects is not None:
+                con.register("suspect_rows", suspects)
+                try:
+                    con.execute(
+                        "CREATE OR REPLACE TEMP TABLE _suspects AS SELECT * FROM suspect_rows"
+                    )
+                finally:
+                    con.unregister("suspect_rows")
+                row = con.execute(
+                    f"SELECT count(*) FROM _suspects s WHERE EXISTS (SELECT 1 FROM {table} o "
+                    f"WHERE o.run_id <> $run_id AND {match})",
+                    {"run_id": run_id},
+                ).fetchone()
+                in_warehouse = int(row[0]) if row else 0
+                cols = ", ".join(ident(c) for c in [*contract.output_columns, *LINEAGE])
+                key = ", ".join(f"s.{ident(k)}" for k in keys)
+                first = (
+                    f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY s._order) = 1"
+                    if dedup.ordered
+                    else ""
+                )
+                scope = "" if dedup.ordered else "o.run_id <> $run_id AND "
+                row = con.execute(
+                    f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
+                    f"SELECT {cols}, $now, $run_id FROM _suspects s "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE {scope}{match}) {first}",
+                    params,
+                ).fetchone()
+                late = int(row[0]) if row else 0
+                con.execute("DROP TABLE _suspects")
+        counts.duplicates_in_warehouse = dedup.kept - dedup.inserted + in_warehouse
+        if dedup.ordered:
+            counts.valid = dedup.inserted + late
+            counts.duplicates_in_input = dedup.suspect_rows - in_warehouse - late
+        else:
+            repeats = self._drop_repeats(con, table, keys, run_id, files)
+            counts.valid = dedup.inserted + late - repeats
+            counts.duplicates_in_input = repeats
         counts.duplicates = counts.duplicates_in_input + counts.duplicates_in_warehouse
         counts.check()
+
+    @staticmethod
+    def _drop_repeats(con: Any, table: str, keys: list[str], run_id: str, files: list[str]) -> int:
+        """Delete this run's repeated keys but the first by input file, then line (the slow
+        path: a delete makes DuckDB rewrite every row group it touches at commit)."""
+        log.warning("dedup.unordered run_id=%s: rows arrived out of order", run_id)
+        key = ", ".join(ident(k) for k in keys)
+        row = con.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+            f"WHERE run_id = $run_id QUALIFY row_number() OVER (PARTITION BY {key} "
+            "ORDER BY list_position($files, _source_file), _source_line) > 1)",
+            {"run_id": run_id, "files": files},
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _commit(
         self,
@@ -411,16 +484,7 @@ class LocalEngine:
         self, con: Any, contract: Contract, table: str, run_id: str
     ) -> list[StoredFile]:
         parts = contract.partitions
-        exprs = []
-        for p in parts:
-            col = ident(p.field)
-            if p.transform == "day":
-                exprs.append(f"strftime({col}, '%Y-%m-%d') AS {ident(p.column)}")
-            elif p.transform == "month":
-                exprs.append(f"strftime({col}, '%Y-%m') AS {ident(p.column)}")
-            else:
-                exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
-        select = ", ".join([f"* EXCLUDE ({', '.join(LINEAGE)})", *exprs])
+        select = ", ".join([f"* EXCLUDE ({', '.join(LINEAGE)})", *_partition_exprs(contract)])
         sql = f"SELECT {select} FROM {table} WHERE run_id = $run_id"
         base = self.lake.path("curated", contract.name)
         columns = [p.column for p in parts]
@@ -532,6 +596,20 @@ class LocalEngine:
             log.exception("run.record_failure_failed run_id=%s", m.run_id)
 
 
+def _partition_exprs(contract: Contract) -> list[str]:
+    """SQL for the Hive partition values of a contract's curated files."""
+    exprs = []
+    for p in contract.partitions:
+        col = ident(p.field)
+        if p.transform == "day":
+            exprs.append(f"strftime({col}, '%Y-%m-%d') AS {ident(p.column)}")
+        elif p.transform == "month":
+            exprs.append(f"strftime({col}, '%Y-%m') AS {ident(p.column)}")
+        else:
+            exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
+    return exprs
+
+
 def _json(obj: Any) -> str:
     import json
 
@@ -579,6 +657,87 @@ class _RejectedSink:
             self._out.close()
         if exc[0] is None:
             self.stored = self.lake.stored(self.path, self.rows)
+
+
+class _Dedup:
+    """First-occurrence dedup of a run's valid rows while they stream into the table.
+
+    `keep` marks the rows whose key hash is new to the run; rows whose hash was seen are set
+    aside in a temporary Parquet file (memory stays flat however many repeats there are) for
+    `LocalEngine._settle` to decide by exact key.
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.columns = [*contract.output_columns, *LINEAGE]
+        self.seen = SeenKeys()
+        self.kept = self.inserted = self.suspect_rows = 0
+        self._position = 0  # stream order across all files: file order, then line
+        self.ordered = True  # rows arrived in file and line order (DuckDB keeps it; checked)
+        self._last: tuple[str, int] = ("", 0)
+        self._file: Any = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def keep(self, batch: pa.RecordBatch, valid: pa.Array) -> pa.Array:
+        """Which rows to load: the valid ones whose key is new (all valid ones once the
+        stream was seen out of order)."""
+        n = batch.num_rows
+        valid_np = valid.to_numpy(zero_copy_only=False)
+        if self.ordered:
+            self._check_order(batch)
+        if not self.ordered:
+            self.kept += int(valid_np.sum())
+            return valid
+        rows = np.flatnonzero(valid_np)
+        hashes = batch.column("_key_hash").to_numpy()[rows]
+        first = self.seen.first(hashes)
+        keep = np.zeros(n, bool)
+        keep[rows[first]] = True
+        repeats = rows[~first]
+        if len(repeats):
+            self._spill(batch, repeats)
+        self.kept += int(first.sum())
+        self._position += n
+        return pa.array(keep)
+
+    def _check_order(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        name = batch.column("_source_file")[0].as_py() or ""
+        lines = batch.column("_source_line").to_numpy(zero_copy_only=False)
+        start = self._last[1] if name == self._last[0] else 0
+        if lines[0] <= start or (len(lines) > 1 and not (np.diff(lines) > 0).all()):
+            self.ordered = False
+        self._last = (name, int(lines[-1]))
+
+    def _spill(self, batch: pa.RecordBatch, rows: np.ndarray) -> None:
+        taken = batch.select(self.columns).take(pa.array(rows))
+        order = pa.array(rows + self._position, pa.int64())
+        out = taken.append_column("_order", order)
+        if self._writer is None:
+            self._file = tempfile.TemporaryFile(prefix="trackline-repeats-")  # noqa: SIM115
+            self._writer = pq.ParquetWriter(self._file, out.schema)
+        self._writer.write_batch(out)
+        self.suspect_rows += len(rows)
+
+    def loaded(self, rows: int) -> None:
+        self.inserted += rows
+
+    @contextmanager
+    def suspects(self) -> Iterator[pa.RecordBatchReader | None]:
+        if self._writer is None:
+            yield None
+            return
+        self._writer.close()
+        self._writer = None
+        self._file.seek(0)
+        pf = pq.ParquetFile(self._file)
+        yield pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches())
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
 
 
 @contextmanager
