@@ -43,5 +43,11 @@ class SeenKeys:
         self._runs.append(hashes)
         # merge while the newest run is at least half its elder: O(n log n) over the stream
         while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
-            young, old = self._runs.pop(), self._runs.pop()
-            self._runs.append(np.sort(np.concatenate([old, young]), kind="stable"))
+            young = self._runs.pop()
+            merged = np.concatenate([self._runs.pop(), young])
+            del young  # the two runs go before the sort: peak memory is one copy, not three
+            merged.sort(kind="stable")  # two sorted runs: a linear merge, in place
+            self._runs.append(merged)
+
+    def clear(self) -> None:
+        self._runs = []

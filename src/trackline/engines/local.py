@@ -187,6 +187,7 @@ class LocalEngine:
                     self._load_file(
                         wh, kernel, contract, f, manifest, task, rejected, dedup, counts
                     )
+            dedup.seen.clear()  # 8 bytes a key: not needed past the load
             counts.rejected = rejected.rows
             counts.rejected_by_reason = dict(
                 sorted(rejected.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
