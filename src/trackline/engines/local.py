@@ -1,9 +1,9 @@
 """The local batch engine: files -> landing -> kernel -> warehouse + curated lake + reports.
 
 Every step is set-oriented: input batches stream through the compiled kernel straight into the
-warehouse table (rejected rows into their Parquet file), then a few SQL statements dedup,
-profile and export. Nothing is held in Python per row, and memory stays bounded by the batch
-size and DuckDB's limit, not by input size.
+warehouse table (rejected rows into their Parquet file, repeated keys left out on the way),
+then a few SQL statements settle the repeats, profile and export. Nothing is held in Python per
+row, and memory stays bounded by the batch size, DuckDB's limit and 8 bytes a distinct key.
 
 The load, the run record and the reports are committed in one DuckDB transaction, so a run
 that dies half way leaves no rows behind and can simply be run again.
