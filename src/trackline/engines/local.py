@@ -271,9 +271,7 @@ class LocalEngine:
                 table = f"main.{ident(contract.name)}"
                 cols = ", ".join(ident(c) for c in out_cols)
                 held = self._holds_rows(wh, table)
-                match = " AND ".join(
-                    f"o.{ident(k)} IS NOT DISTINCT FROM c.{ident(k)}" for k in contract.key_columns
-                )
+                match = _same_key(contract.key_columns, "o", "c")
                 known = (
                     f" AND NOT EXISTS (SELECT 1 FROM {table} o "
                     f"WHERE o.run_id <> $run_id AND {match})"
@@ -327,7 +325,7 @@ class LocalEngine:
         run_id, now = manifest.run_id, manifest.started_at
         table = f"main.{ident(contract.name)}"
         keys = contract.key_columns
-        match = " AND ".join(f"o.{ident(k)} IS NOT DISTINCT FROM s.{ident(k)}" for k in keys)
+        match = _same_key(keys, "o", "s")
         params = {"now": now, "run_id": run_id}
         in_warehouse = late = 0
         with dedup.suspects() as suspects:
@@ -595,6 +593,11 @@ class LocalEngine:
             self._record_run(wh, m)
         except Exception:  # the original error matters more than the bookkeeping
             log.exception("run.record_failure_failed run_id=%s", m.run_id)
+
+
+def _same_key(keys: list[str], a: str, b: str) -> str:
+    """SQL saying rows `a` and `b` have the same key (NULL matches NULL)."""
+    return " AND ".join(f"{a}.{ident(k)} IS NOT DISTINCT FROM {b}.{ident(k)}" for k in keys)
 
 
 def _partition_exprs(contract: Contract) -> list[str]:
