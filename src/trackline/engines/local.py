@@ -52,6 +52,7 @@ from trackline.warehouse.duckdb import DuckDBWarehouse
 log = logging.getLogger("trackline.engine")
 
 LINEAGE = ["_source_file", "_source_line"]  # where each warehouse row came from
+CURATED_FLUSH_ROWS = 16_384  # rows per partition and thread before the curated export writes
 
 
 @dataclass
@@ -500,9 +501,16 @@ class LocalEngine:
             else:
                 base = f"{base}/{pattern.replace('{i}', '0')}.parquet"
             Path(self.lake.path("curated", contract.name)).mkdir(parents=True, exist_ok=True)
-            row = con.execute(
-                f"COPY ({sql}) TO {literal(base)} ({', '.join(options)})", {"run_id": run_id}
-            ).fetchone()
+            # DuckDB buffers up to this many rows per partition and thread before it writes;
+            # its default (524288) overflows the memory limit once there are a few dozen
+            # partitions, and the spilling made the export twice as slow at 5M events.
+            con.execute(f"SET partitioned_write_flush_threshold = {CURATED_FLUSH_ROWS}")
+            try:
+                row = con.execute(
+                    f"COPY ({sql}) TO {literal(base)} ({', '.join(options)})", {"run_id": run_id}
+                ).fetchone()
+            finally:
+                con.execute("RESET partitioned_write_flush_threshold")
             paths = sorted(row[1] or []) if columns and row is not None else [base]
             return [
                 self.lake.stored(p, pq.ParquetFile(p).metadata.num_rows)
