@@ -163,7 +163,10 @@ class NatsBus(Publishing):
         sub = await self._sub(topic, group, start)
         try:
             msgs = await sub.fetch(batch=n, timeout=max(timeout, 0.05))
-        except _nats.errors.TimeoutError:
+        except TimeoutError:
+            # nats-py raises its own TimeoutError when nothing came, but a bare
+            # asyncio.TimeoutError when the deadline ran out before its lingering pull
+            # (a slow reply to the no-wait probe): both mean "no messages yet".
             return []
         return [_message(topic, m) for m in msgs]
 
