@@ -94,3 +94,39 @@ def stream(
         yield reader
     finally:
         reader.close()
+
+
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    """The connection's memory limit as DuckDB shows it (e.g. '488.2 MiB') and in bytes."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    shown = str(row[0] if row else "")
+    number, _, unit = shown.partition(" ")
+    try:
+        return shown, int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"unexpected DuckDB memory limit {shown!r}") from None
+
+
+@contextmanager
+def memory_share(con: duckdb.DuckDBPyConnection, limit: str, fraction: float) -> Iterator[None]:
+    """Run a step under `fraction` of the memory limit `limit` (e.g. '512MB'), then set
+    `limit` back.
+
+    DuckDB keeps every table block it writes or reads cached up to its limit. A streaming
+    step never reads those blocks again, so the cache only makes peak memory grow with the
+    input; a smaller limit for the step makes DuckDB drop them instead (they are on disk).
+    """
+    con.execute(f"SET memory_limit = {_quote(limit)}")
+    _, total = memory_limit(con)
+    con.execute(f"SET memory_limit = '{max(int(total * fraction), 64 << 20)}B'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = {_quote(limit)}")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
