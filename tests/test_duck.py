@@ -50,3 +50,9 @@ def test_a_memory_share_restores_the_limit_after_an_error(tmp_path: Path) -> Non
     with pytest.raises(duckdb.CatalogException), duck.memory_share(con, "512MB", 0.5):
         con.execute("SELECT * FROM no_such_table")
     assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+
+
+def test_a_memory_share_never_raises_a_small_limit(tmp_path: Path) -> None:
+    con = duck.connect(memory_limit="48MB")
+    with duck.memory_share(con, "48MB", 0.25):  # a quarter would be 12 MB: below the floor
+        assert 40_000_000 < duck.memory_limit(con)[1] <= 48_000_000  # the limit, not 64 MB

@@ -121,7 +121,8 @@ def memory_share(con: duckdb.DuckDBPyConnection, limit: str, fraction: float) ->
     """
     con.execute(f"SET memory_limit = {_quote(limit)}")
     _, total = memory_limit(con)
-    con.execute(f"SET memory_limit = '{max(int(total * fraction), 64 << 20)}B'")
+    share = max(int(total * fraction), min(total, 64 << 20))  # never above `limit` itself
+    con.execute(f"SET memory_limit = '{share}B'")
     try:
         yield
     finally:
