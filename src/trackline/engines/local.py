@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ CURATED_FLUSH_ROWS = 16_384  # rows per partition and thread before the curated 
 # Shares of the warehouse's memory limit per step. DuckDB caches the table blocks a step writes
 # or reads up to its limit, so under the full limit peak memory grew with the input (+225 MB
 # at 5M events) for blocks no step reads twice. The load streams and needs little; the
-# curated export buffers rows per partition and gets more.
+# curated export buffers rows per partition and the reports aggregate: they get more.
 LOAD_MEMORY_SHARE = 0.25
 EXPORT_MEMORY_SHARE = 0.5
 
@@ -532,7 +532,7 @@ class LocalEngine:
             return self.lake.write_partitioned(reader, base, columns, pattern + ".parquet")
 
     # Helpers -----------------------------------------------------------------------------
-    def _memory_share(self, con: Any, fraction: float) -> Any:
+    def _memory_share(self, con: Any, fraction: float) -> AbstractContextManager[None]:
         """A step under a share of the warehouse's memory limit (see the constants)."""
         return duck.memory_share(con, self.settings.duckdb_memory_limit, fraction)
 
