@@ -21,8 +21,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from trackline.errors import ConfigError, TracklineError
-
-CHUNK = 8 * 1024 * 1024
+from trackline.hashing import sha256_stream
 
 
 @dataclass(frozen=True)
@@ -85,16 +84,11 @@ class Lake:
             if sha256 is not None and self.is_local and "file" in _protocols(src_fs):
                 shutil.copyfile(src_path, dest)
                 return StoredFile(dest, None, os.path.getsize(dest), sha256)
-            digest = hashlib.sha256()
-            size = 0
             with src_fs.open(src_path, "rb") as fin, self.fs.open(dest, "wb") as fout:
-                while chunk := fin.read(CHUNK):
-                    digest.update(chunk)
-                    fout.write(chunk)
-                    size += len(chunk)
+                digest, size = sha256_stream(fin, copy_to=fout)
         except OSError as exc:
             raise TracklineError(f"cannot land {src_uri} in the lake: {exc}") from None
-        return StoredFile(dest, None, size, digest.hexdigest())
+        return StoredFile(dest, None, size, digest)
 
     # Tabular outputs ---------------------------------------------------------------------
     def write_partitioned(
@@ -139,13 +133,9 @@ class Lake:
         return self._stored(path, rows)
 
     def _stored(self, path: str, rows: int | None) -> StoredFile:
-        digest = hashlib.sha256()
-        size = 0
         with self.fs.open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return StoredFile(path, rows, size, digest.hexdigest())
+            digest, size = sha256_stream(f)
+        return StoredFile(path, rows, size, digest)
 
     # Documents ---------------------------------------------------------------------------
     def write_text(self, path: str, text: str) -> StoredFile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,12 @@ def test_mixed_formats_account_for_every_record(settings: Settings, tmp_path: Pa
     (tmp_path / "d.json").write_text(json.dumps([event(30), event(0)]))
 
     result = LocalEngine(settings).ingest([str(tmp_path / "*.*")], "listening_events")
+    # the inputs are hashed at once: each record still describes its own file, in order
+    names = ["a.ndjson", "b.csv", "c.parquet", "d.json"]
+    for rec, name in zip(result.manifest.inputs, names, strict=True):
+        data = (tmp_path / name).read_bytes()
+        assert rec.uri.endswith(name)
+        assert (rec.sha256, rec.bytes) == (hashlib.sha256(data).hexdigest(), len(data))
     c = result.manifest.counts
     assert c.input == 6 + 3 + 2 + 2
     assert (c.valid, c.rejected, c.duplicates) == (6, 5, 2)

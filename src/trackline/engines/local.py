@@ -11,8 +11,8 @@ that dies half way leaves no rows behind and can simply be run again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import os
 import posixpath
 import tempfile
 import time
@@ -38,6 +38,7 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
 from trackline.engines.keys import SeenKeys
 from trackline.errors import TracklineError
+from trackline.hashing import sha256_stream
 from trackline.lake import Lake, StoredFile
 from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
 from trackline.prefetch import prefetch
@@ -112,7 +113,7 @@ class LocalEngine:
         started = now or datetime.now(UTC)
         timings: dict[str, float] = {}
         with _timed(timings, "hash"):
-            hashes = [self._hash(f) for f in files]
+            hashes = self._hash_all(files)
         config_hash = self.settings.fingerprint()
         run_id = run_id_for(
             dataset,
@@ -536,15 +537,18 @@ class LocalEngine:
         """A step under a share of the warehouse's memory limit (see the constants)."""
         return duck.memory_share(con, self.settings.duckdb_memory_limit, fraction)
 
+    def _hash_all(self, files: list[InputFile]) -> list[tuple[str, int]]:
+        """Every input's hash and size; several files at once (hashing releases the GIL)."""
+        if len(files) < 2:
+            return [self._hash(f) for f in files]
+        workers = min(len(files), self.settings.duckdb_threads or os.cpu_count() or 1)
+        with ThreadPoolExecutor(workers, thread_name_prefix="trackline-hash") as pool:
+            return list(pool.map(self._hash, files))
+
     def _hash(self, f: InputFile) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        size = 0
         fs, path = fsspec.core.url_to_fs(f.uri)
         with fs.open(path, "rb") as fh:
-            while chunk := fh.read(8 * 1024 * 1024):
-                digest.update(chunk)
-                size += len(chunk)
-        return digest.hexdigest(), size
+            return sha256_stream(fh)
 
     def _previous(self, wh: DuckDBWarehouse, run_id: str) -> RunResult | None:
         row = wh.con.execute(

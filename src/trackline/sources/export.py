@@ -26,6 +26,7 @@ from trackline.config import Settings
 from trackline.contracts.kernel import literal
 from trackline.engines.local import LocalEngine, RunResult
 from trackline.errors import InputNotFoundError, UsageError
+from trackline.hashing import update_from
 
 EXTENDED = re.compile(r"^(Streaming_History_(Audio|Video)_.*|endsong_.*)\.json$", re.I)
 ACCOUNT = re.compile(r"^StreamingHistory.*\.json$", re.I)
@@ -88,8 +89,7 @@ def convert(path: Path, out_dir: Path, user: str | None) -> ConvertedFile:
     kind = kind_of(path)
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(8 * 1024 * 1024):
-            digest.update(chunk)
+        update_from(digest, fh)
     digest.update(f"\x1f{user or ''}".encode())
     out = out_dir / f"{path.stem}-{digest.hexdigest()[:16]}.ndjson"
     out_dir.mkdir(parents=True, exist_ok=True)

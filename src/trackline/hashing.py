@@ -1,0 +1,44 @@
+"""Content hashes of files (inputs, landed copies, lake outputs), in one place.
+
+Reading into one reused buffer instead of a fresh `bytes` per chunk matters on big inputs: each
+fresh chunk is new memory the OS must fault in and zero, which cost more than the hash itself
+(a 288 MB file: 0.29-0.51 s with 8 MiB `read` chunks, 0.21 s with `readinto`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import IO, Any
+
+CHUNK = 1 << 20  # fits in the CPU caches; larger reads gained nothing
+
+
+def sha256_stream(fh: IO[bytes] | Any, *, copy_to: IO[bytes] | Any = None) -> tuple[str, int]:
+    """SHA-256 (hex) and size of what `fh` yields from its position to its end.
+
+    With `copy_to`, every byte is also written there (hash while copying, one read).
+    """
+    digest = hashlib.sha256()
+    size = update_from(digest, fh, copy_to=copy_to)
+    return digest.hexdigest(), size
+
+
+def update_from(digest: Any, fh: IO[bytes] | Any, *, copy_to: IO[bytes] | Any = None) -> int:
+    """Feed `digest` (any hashlib object) what `fh` yields to its end; the number of bytes."""
+    size = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    readinto = getattr(fh, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(buf)
+            chunk: Any = view[:n] if n else b""
+        else:  # a file object without readinto: plain reads
+            chunk = fh.read(CHUNK)
+            n = len(chunk)
+        if not n:
+            return size
+        digest.update(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+        size += n
