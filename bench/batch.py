@@ -150,6 +150,10 @@ def main() -> None:
             )
             print(f"  steps: {ingest['timings']}")
             print(
+                f"  cores busy on average: ingest {ingest['cpu_seconds'] / ingest['seconds']:.2f}, "
+                f"floor {floor['cpu_seconds'] / floor['seconds']:.2f} (machine: {os.cpu_count()})"
+            )
+            print(
                 f"  ratio ingest/floor: {ratio:.2f}x wall (target <= 3x), "
                 f"{ingest['cpu_seconds'] / floor['cpu_seconds']:.2f}x CPU"
             )
