@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trackline import __version__, duck
+from trackline import __version__, duck, hugepages
 from trackline.config import Settings
 from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, ident, literal
 from trackline.contracts.loader import ContractRegistry
@@ -98,6 +98,7 @@ class LocalEngine:
         self.contracts = contracts or ContractRegistry(settings.contracts_dir)
         self.reporter = reporter or NullReporter()
         self.lake = Lake(settings.lake)
+        hugepages.apply(settings.hugepages)  # per process; see trackline/hugepages.py
 
     # Public ------------------------------------------------------------------------------
     def ingest(
