@@ -58,7 +58,11 @@ def reasons_of(record: dict[str, Any]) -> list[str]:
         ("12", True),
         (12, True),
         (" 7 ", True),
+        ("\t7\r\n", True),
         ("+3", True),
+        ("1 2", False),
+        ("7\u000b", False),
+        (" ", True),
         ("1e3", False),
         ("1_000", False),
         ("2.0", False),
@@ -82,6 +86,8 @@ def test_int_parsing_is_strict(value: Any, ok: bool) -> None:
         ("inf", False),
         ("1e999", False),
         ("1,5", False),
+        (" 1.5\t", True),
+        ("1. 5", False),
     ],
 )
 def test_float_parsing(value: Any, ok: bool) -> None:
@@ -99,6 +105,36 @@ def test_whitespace_and_blank_strings() -> None:
     assert valid[0]["code"] == "US" and valid[0]["kind"] == "a"
     assert rejected[0]["reasons"] == ["required:id"]
     assert rejected[1]["reasons"] == ["pattern:code"]
+
+
+def test_unnormalised_strings_keep_their_blanks_and_blank_is_missing() -> None:
+    valid, rejected, _ = run_json(
+        [
+            {"id": " a\t"},
+            {"id": "\u000b"},  # not one of the blanks trim removes: a value
+            {"id": ""},
+            {"id": None},
+            {"id": "\r\n"},
+        ]
+    )
+    assert [v["id"] for v in valid] == [" a\t", "\u000b"]
+    assert [r["reasons"] for r in rejected] == [["required:id"]] * 3
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2026-01-15T11:00:00Z", True),
+        (" 2026-01-15T11:00:00Z\t", True),
+        ("\r\n2026-01-15 11:00:00", True),
+        (" epoch", False),
+        ("\tnow", False),
+        ("infinity", False),
+        ("   ", True),  # blank: missing, and `at` is optional
+    ],
+)
+def test_timestamps_allow_blanks_around(value: str, ok: bool) -> None:
+    assert (reasons_of({"id": "a", "at": value}) == []) is ok
 
 
 def test_checks_report_every_failure() -> None:
@@ -140,14 +176,17 @@ def test_time_parsing_and_tolerance() -> None:
 
 
 def test_malformed_lines_keep_their_text() -> None:
-    valid, rejected, _ = run_json(['{"id": "a"', "[1, 2]", "null", '{"id": "ok"}'])
-    assert [v["id"] for v in valid] == ["ok"]
+    valid, rejected, _ = run_json(
+        ['{"id": "a"', "[1, 2]", "null", '{"id": "ok"}', ' \t{"id": "ok2"}', ' "{"']
+    )
+    assert [v["id"] for v in valid] == ["ok", "ok2"]
     assert [(r["record"], r["reasons"], r["detail"]) for r in rejected] == [
         ('{"id": "a"', ["malformed"], "invalid JSON"),
         ("[1, 2]", ["malformed"], "not a JSON object"),
         ("null", ["malformed"], "not a JSON object"),
+        (' "{"', ["malformed"], "not a JSON object"),
     ]
-    assert [r["source_line"] for r in rejected] == [1, 2, 3]
+    assert [r["source_line"] for r in rejected] == [1, 2, 3, 6]
 
 
 def test_rules_with_missing_values_pass_and_derived_computed() -> None:

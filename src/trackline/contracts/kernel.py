@@ -43,6 +43,7 @@ WS = "' \t\r\n'"
 INT_RE = "[+-]?[0-9]{1,19}"
 FLOAT_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 DATE_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+WS_RE = r"[ \t\r\n]*"  # the characters of WS, for a regex
 TS_RE = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
     r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?"
@@ -139,7 +140,8 @@ class Kernel:
             detail = (
                 f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
                 "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
-                "WHEN NOT regexp_matches(_raw, '^[ \\t\\r\\n]*[{]') THEN 'not a JSON object' END"
+                "WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^[ \\t\\r\\n]*[{]') "
+                "THEN 'not a JSON object' END"
             )
             src = f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input"
             ext = (
@@ -180,6 +182,7 @@ class Kernel:
             text = _text_input(spec, raw_types[name])
             if text is not None:  # trim once; every later use reads the column
                 trimmed_cols.append(f"{_trim(text.format(r=r))} AS {ident('t__' + name)}")
+            # (a field whose checks never read `t__` does not pay for it: DuckDB drops it)
             expr, present = _cast(r, ident("t__" + name), spec, raw_types[name])
             typed_cols.append(f"{expr} AS {ident(name)}")
             present_cols.append(f"{present} AS {ident('p__' + name)}")
@@ -364,6 +367,12 @@ def _trim(v: str) -> str:
     return f"CASE WHEN ord({v}) <= 32 OR ord({v}[-1]) <= 32 THEN trim({v}, {WS}) ELSE {v} END"
 
 
+def _not_blank(v: str) -> str:
+    """`trim(v) <> ''` without the trim for a value that starts with a visible character
+    (almost all of them); NULL is blank."""
+    return f"CASE WHEN ord({v}) > 32 THEN true ELSE coalesce({_trim(v)} <> '', false) END"
+
+
 def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t))
 
@@ -398,8 +407,17 @@ def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, 
         else:
             expr = f"TRY_CAST({r} AS {target})"
         return expr, f"{r} IS NOT NULL"
-    present = f"coalesce({t} <> '', false)"
+    if not _is_text(raw_type):  # a typed value given as text: the usual trimmed path
+        present = f"coalesce({t} <> '', false)"
+        u = t
+    else:
+        # Only a normalised string keeps its trimmed text; every other check reads the raw
+        # text and allows blanks around it, so no value is copied to be trimmed.
+        present = _not_blank(r)
+        u = r
     if spec.type == "string":
+        if spec.normalize is not None:
+            present = f"coalesce({t} <> '', false)"
         value = {
             None: r if _is_text(raw_type) else f"CAST({r} AS VARCHAR)",
             "trim": t,
@@ -407,12 +425,15 @@ def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, 
             "upper_trim": f"upper({t})",
         }[spec.normalize]
         return f"CASE WHEN {present} THEN {value} END", present
-    if spec.type == "int64":
-        expr = f"CASE WHEN regexp_full_match({t}, '{INT_RE}') THEN TRY_CAST({t} AS BIGINT) END"
+    if spec.type == "int64":  # the cast itself skips blanks around the number
+        expr = (
+            f"CASE WHEN regexp_full_match({u}, '{WS_RE}(?:{INT_RE}){WS_RE}') "
+            f"THEN TRY_CAST({u} AS BIGINT) END"
+        )
     elif spec.type == "float64":
         expr = (
-            f"CASE WHEN regexp_full_match({t}, '{FLOAT_RE}') AND "
-            f"isfinite(TRY_CAST({t} AS DOUBLE)) THEN TRY_CAST({t} AS DOUBLE) END"
+            f"CASE WHEN regexp_full_match({u}, '{WS_RE}(?:{FLOAT_RE}){WS_RE}') AND "
+            f"isfinite(TRY_CAST({u} AS DOUBLE)) THEN TRY_CAST({u} AS DOUBLE) END"
         )
     elif spec.type == "bool":
         expr = (
@@ -421,7 +442,11 @@ def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, 
         )
     elif spec.type == "timestamp":
         # DuckDB's cast is the ISO parser; the digit guard refuses 'epoch', 'infinity', 'now'
-        expr = f"CASE WHEN left({t}, 1) BETWEEN '0' AND '9' THEN TRY_CAST({t} AS TIMESTAMPTZ) END"
+        expr = (
+            f"CASE WHEN ord({u}) BETWEEN 48 AND 57 THEN TRY_CAST({u} AS TIMESTAMPTZ) "
+            f"WHEN left(ltrim({u}, {WS}), 1) BETWEEN '0' AND '9' "
+            f"THEN TRY_CAST({u} AS TIMESTAMPTZ) END"
+        )
     else:  # date
         expr = (
             f"CASE WHEN regexp_full_match({t}, '{DATE_RE}') THEN TRY_CAST({t} AS DATE) "
