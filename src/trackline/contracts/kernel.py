@@ -140,7 +140,7 @@ class Kernel:
             detail = (
                 f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
                 "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
-                "WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^[ \\t\\r\\n]*[{]') "
+                f"WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^{WS_RE}[{{]') "
                 "THEN 'not a JSON object' END"
             )
             src = f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input"
@@ -407,17 +407,12 @@ def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, 
         else:
             expr = f"TRY_CAST({r} AS {target})"
         return expr, f"{r} IS NOT NULL"
-    if not _is_text(raw_type):  # a typed value given as text: the usual trimmed path
-        present = f"coalesce({t} <> '', false)"
-        u = t
-    else:
-        # Only a normalised string keeps its trimmed text; every other check reads the raw
-        # text and allows blanks around it, so no value is copied to be trimmed.
-        present = _not_blank(r)
-        u = r
+    # Only a normalised string (or a typed value cast to text) reads the trimmed text; every
+    # other check reads the raw text and allows blanks around it, so nothing is trimmed.
+    trimmed = not _is_text(raw_type) or (spec.type == "string" and spec.normalize is not None)
+    u = t if trimmed else r
+    present = f"coalesce({t} <> '', false)" if trimmed else _not_blank(r)
     if spec.type == "string":
-        if spec.normalize is not None:
-            present = f"coalesce({t} <> '', false)"
         value = {
             None: r if _is_text(raw_type) else f"CAST({r} AS VARCHAR)",
             "trim": t,
