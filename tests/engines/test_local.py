@@ -299,3 +299,107 @@ def test_a_key_the_warehouse_holds_counts_every_copy_as_a_warehouse_duplicate(
     c = engine.ingest([str(again)], "listening_events").manifest.counts
     assert (c.valid, c.duplicates_in_warehouse, c.duplicates_in_input) == (1, 2, 1)
     assert table_rows(settings, "SELECT count(*) FROM listening_events") == [(2,)]
+
+
+# Curated Parquet written on the way (engines/curated.py) ---------------------------------
+def curated_keys(settings: Settings, run_id: str, table: str = "listening_events") -> list[str]:
+    """Event ids in the curated lake for one run (every file, so leftovers show up)."""
+    root = Path(settings.lake) / "curated" / table
+    data = ds.dataset(root, partitioning="hive").to_table()
+    rows = data.filter(pa.compute.equal(data.column("run_id"), run_id))
+    return sorted(rows.column(rows.schema.names[0]).to_pylist())
+
+
+def warehouse_keys(settings: Settings, run_id: str, table: str = "listening_events") -> list[str]:
+    key = "event_id" if table == "listening_events" else "id"
+    return sorted(
+        r[0] for r in table_rows(settings, f"SELECT {key} FROM {table} WHERE run_id = '{run_id}'")
+    )
+
+
+def test_curated_files_hold_exactly_the_rows_loaded(settings: Settings, tmp_path: Path) -> None:
+    engine = LocalEngine(settings)
+    rows = [event(i) for i in range(40)] + [event(3), event(5, position_ms=-1), "{bad"]
+    first = engine.ingest([str(write_ndjson(tmp_path / "a.ndjson", rows))], "listening_events")
+    m = first.manifest
+    assert curated_keys(settings, m.run_id) == warehouse_keys(settings, m.run_id)
+    assert len(warehouse_keys(settings, m.run_id)) == m.counts.valid == 40
+    # same schema as the table (lineage left out), the run's id and time on every row
+    part = pq.read_table(m.outputs["curated"][0].path)
+    [(cols,)] = table_rows(
+        settings,
+        "SELECT list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+        "WHERE table_name = 'listening_events' AND column_name NOT LIKE '\\_source%' ESCAPE '\\'",
+    )
+    assert part.schema.names == cols
+    assert set(part.column("run_id").to_pylist()) == {m.run_id}
+    assert set(part.column("ingestion_time").to_pylist()) == {m.started_at}
+    assert sum(o.rows or 0 for o in m.outputs["curated"]) == m.counts.valid
+
+
+def test_rows_the_warehouse_already_held_stay_out_of_the_curated_files(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Rows kept on the way but left out by the load (keys of an earlier run) must not reach
+    the lake: the engine notices and exports from the table instead."""
+    engine = LocalEngine(settings)
+    engine.ingest(
+        [str(write_ndjson(tmp_path / "a.ndjson", [event(i) for i in range(0, 30, 2)]))],
+        "listening_events",
+    )
+    second = engine.ingest(
+        [str(write_ndjson(tmp_path / "b.ndjson", [event(i) for i in range(30)]))],
+        "listening_events",
+    )
+    run_id = second.manifest.run_id
+    assert second.manifest.counts.valid == 15
+    assert curated_keys(settings, run_id) == warehouse_keys(settings, run_id)
+    assert len({o.path for o in second.manifest.outputs["curated"]}) == len(
+        second.manifest.outputs["curated"]
+    )
+    for o in second.manifest.outputs["curated"]:
+        assert Path(o.path).is_file()
+
+
+def test_rows_loaded_late_or_out_of_order_reach_the_curated_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hash collisions load some rows after the stream (late); both must be in the lake."""
+    monkeypatch.setattr(LocalEngine, "_key_hash", staticmethod(lambda c: "hash(length(event_id))"))
+    settings = Settings.load(home=tmp_path / "home", batch_rows=50)
+    result = LocalEngine(settings).ingest(_repeats_layout(tmp_path, 600), "listening_events")
+    run_id = result.manifest.run_id
+    assert result.manifest.counts.valid == 600
+    assert curated_keys(settings, run_id) == warehouse_keys(settings, run_id)
+
+
+@pytest.mark.parametrize(
+    ("partition", "rows"),
+    [
+        # a NULL month: the sink does not name NULL partitions
+        ("month(at)", [{"id": "a", "at": "2026-01-02T00:00:00Z"}, {"id": "b"}]),
+        # a partition on a column itself (identity), with a value holding a blank
+        ("team", [{"id": "a", "team": "red"}, {"id": "b", "team": "blue team"}, {"id": "c"}]),
+    ],
+)
+def test_partitions_the_sink_will_not_name_go_the_table_route(
+    tmp_path: Path, partition: str, rows: list[dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "teams.yaml").write_text(
+        f"name: teams\nversion: 1\nprimary_key: [id]\npartition_by: [{partition}]\n"
+        "fields:\n  id: {type: string, required: true}\n  team: {type: string}\n"
+        "  at: {type: timestamp}\n"
+    )
+    caplog.set_level("INFO", logger="trackline.engine")
+    settings = Settings.load(home=tmp_path / "home", contracts_dir=contracts)
+    result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "t.ndjson", rows))], "teams")
+    run_id = result.manifest.run_id
+    assert result.manifest.counts.valid == len(rows)
+    assert curated_keys(settings, run_id, "teams") == warehouse_keys(settings, run_id, "teams")
+    assert f"curated.table_route run_id={run_id}" in caplog.text
+    folder = partition.replace("month(at)", "at_month")
+    assert {
+        p.name.split("=")[0] for p in (Path(settings.lake) / "curated" / "teams").iterdir()
+    } == {folder}

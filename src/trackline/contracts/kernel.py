@@ -210,7 +210,9 @@ class Kernel:
             "CASE WHEN len(_errors) > 0 THEN _record END AS _record, "
             "_detail, _source_file, _source_line FROM checked"
         )
-        sql = f"WITH {raw_cte}, {trimmed}, {typed}, {derived}, {checked} {final}"
+        # `$now` is always a parameter, used or not, so every caller can pass it
+        params = "_params AS (SELECT CAST($now AS TIMESTAMPTZ) AS now)"
+        sql = f"WITH {params}, {raw_cte}, {trimmed}, {typed}, {derived}, {checked} {final}"
         return Program(sql=sql, shape="json" if json_shape else "columns")
 
     def _checks(self) -> Iterable[tuple[str, str]]:

@@ -1,9 +1,10 @@
 """The local batch engine: files -> landing -> kernel -> warehouse + curated lake + reports.
 
 Every step is set-oriented: input batches stream through the compiled kernel straight into the
-warehouse table (rejected rows into their Parquet file, repeated keys left out on the way),
-then a few SQL statements settle the repeats, profile and export. Nothing is held in Python per
-row, and memory stays bounded by the batch size, DuckDB's limit and 8 bytes a distinct key.
+warehouse table (rejected rows into their Parquet file, kept rows into the curated lake,
+repeated keys left out on the way), then a few SQL statements settle the repeats and profile.
+Nothing is held in Python per row, and memory stays bounded by the batch size, DuckDB's limit
+and 8 bytes a distinct key.
 
 The load, the run record and the reports are committed in one DuckDB transaction, so a run
 that dies half way leaves no rows behind and can simply be run again.
@@ -36,6 +37,7 @@ from trackline.config import Settings
 from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, ident, literal
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
+from trackline.engines.curated import CuratedSink, partition_alias
 from trackline.engines.keys import SeenKeys
 from trackline.errors import TracklineError
 from trackline.hashing import sha256_stream
@@ -53,7 +55,8 @@ from trackline.warehouse.duckdb import DuckDBWarehouse
 log = logging.getLogger("trackline.engine")
 
 LINEAGE = ["_source_file", "_source_line"]  # where each warehouse row came from
-# Rows per partition and thread that the curated export buffers before it writes. With a
+# Rows per partition and thread that the curated export from the table (the route taken when
+# the files written on the way cannot be kept) buffers before it writes. With a
 # month of day partitions, 16k rows each overflowed the export's memory share and spilled
 # (1.4-2.1 s at 1M events, against 0.9-1.1 s at 8k). DuckDB's writer merges flushes: the
 # row groups written are 8k-42k rows at 5M events.
@@ -190,6 +193,14 @@ class LocalEngine:
         con = wh.con
         counts = Counts()
         dedup = _Dedup(contract)
+        curated = CuratedSink(
+            self.lake,
+            self.lake.path("curated", contract.name),
+            [p.column for p in contract.partitions],
+            f"part-{run_id}-{{i}}.parquet",
+            run_id=run_id,
+            ingestion_time=manifest.started_at,
+        )
         con.execute("BEGIN TRANSACTION")
         try:
             with (
@@ -200,8 +211,10 @@ class LocalEngine:
             ):
                 for f in files:
                     self._load_file(
-                        wh, kernel, contract, f, manifest, task, rejected, dedup, counts
+                        wh, kernel, contract, f, manifest, task, rejected, dedup, curated, counts
                     )
+            with _timed(timings, "curated"):
+                curated.finish()
             dedup.seen.clear()  # 8 bytes a key: not needed past the load
             counts.rejected = rejected.rows
             counts.rejected_by_reason = dict(
@@ -211,12 +224,15 @@ class LocalEngine:
             landing.result()
             with self._memory_share(con, LOAD_MEMORY_SHARE), _timed(timings, "dedup"):
                 self._settle(con, contract, manifest, dedup, [f.uri for f in files], counts)
-            result = self._commit(wh, contract, manifest, timings, counts, rejected.stored)
+            result = self._commit(
+                wh, contract, manifest, timings, counts, rejected.stored, curated, dedup
+            )
         except BaseException as exc:
             con.execute("ROLLBACK")
             self._record_failure(wh, manifest, exc)
             raise
         finally:
+            curated.abort()
             pool.shutdown(wait=True)
             kernel.close()
             dedup.close()
@@ -247,18 +263,26 @@ class LocalEngine:
         task: Any,
         rejected: _RejectedSink,
         dedup: _Dedup,
+        curated: CuratedSink,
         counts: Counts,
     ) -> None:
         """Append a file's new valid rows to the table; rejected rows to the sink.
 
         Repeated keys are decided on the way (`_Dedup`), so nothing is ever deleted, and a key
-        the warehouse held before this run is left out by the INSERT itself.
+        the warehouse held before this run is left out by the INSERT itself. The rows kept
+        also go to the curated lake on the way (`CuratedSink`).
         """
         reader = read_batches(f, self.settings.batch_rows)
         program = kernel.compile(reader.schema)
         kcon = kernel.connection
         if counts.input == 0:  # first file: create the table, or add a new version's columns
             wh.ensure_table(contract, kernel.derived_types(reader.schema))
+        table = f"main.{ident(contract.name)}"
+        curated.open(
+            duck.table(
+                wh.con, f"SELECT * EXCLUDE ({', '.join(LINEAGE)}) FROM {table} LIMIT 0"
+            ).schema
+        )
 
         def inputs() -> Iterator[pa.RecordBatch]:
             for batch in reader:
@@ -266,7 +290,11 @@ class LocalEngine:
                 task.advance(batch.num_rows)
 
         out_cols = [*contract.output_columns, *LINEAGE]
-        sql = f"SELECT *, {self._key_hash(contract)} AS _key_hash FROM ({program.sql})"
+        parts = "".join(
+            f", {expr} AS {partition_alias(i)}"
+            for i, expr in enumerate(_partition_exprs(contract, alias=False))
+        )
+        sql = f"SELECT *, {self._key_hash(contract)} AS _key_hash{parts} FROM ({program.sql})"
         params = {"now": manifest.started_at}
         kcon.register("input", pa.RecordBatchReader.from_batches(reader.schema, prefetch(inputs())))
         try:
@@ -281,9 +309,9 @@ class LocalEngine:
                         if not pc.all(valid).as_py():
                             rejected.write(batch.filter(pc.invert(valid)))
                         keep = dedup.keep(batch, valid)
+                        curated.write(batch, keep)
                         yield batch.append_column("_keep", keep)
 
-                table = f"main.{ident(contract.name)}"
                 cols = ", ".join(ident(c) for c in out_cols)
                 held = self._holds_rows(wh, table)
                 match = _same_key(contract.key_columns, "o", "c")
@@ -374,6 +402,7 @@ class LocalEngine:
                 ).fetchone()
                 late = int(row[0]) if row else 0
                 con.execute("DROP TABLE _suspects")
+        dedup.late = late
         counts.duplicates_in_warehouse = dedup.kept - dedup.inserted + in_warehouse
         if dedup.ordered:
             counts.valid = dedup.inserted + late
@@ -407,6 +436,8 @@ class LocalEngine:
         timings: dict[str, float],
         counts: Counts,
         rejected_file: StoredFile,
+        curated: CuratedSink,
+        dedup: _Dedup,
     ) -> RunResult:
         """Everything else that commits with the load: rejected rows, reports, run record."""
         con = wh.con
@@ -429,12 +460,17 @@ class LocalEngine:
         manifest.counts = counts
         run_rows = f"(SELECT * FROM {table} WHERE run_id = $run_id)"
         outputs: dict[str, list[StoredFile]] = {"rejected": [rejected_file]}
-        with (
-            self._memory_share(con, EXPORT_MEMORY_SHARE),
-            _timed(timings, "curated"),
-            self.reporter.task("writing curated Parquet"),
-        ):
-            outputs["curated"] = self._write_curated(con, contract, table, run_id)
+        if curated.usable and dedup.exact:
+            outputs["curated"] = curated.files
+        else:  # the rows kept on the way are not exactly the rows loaded: export those
+            log.info("curated.table_route run_id=%s", run_id)
+            with (
+                self._memory_share(con, EXPORT_MEMORY_SHARE),
+                _timed(timings, "curated"),
+                self.reporter.task("writing curated Parquet"),
+            ):
+                curated.discard()
+                outputs["curated"] = self._write_curated(con, contract, table, run_id)
         with self._memory_share(con, EXPORT_MEMORY_SHARE), _timed(timings, "reports"):
             params = {"run_id": run_id}
             quality = profile(
@@ -633,17 +669,20 @@ def _same_key(keys: list[str], a: str, b: str) -> str:
     return " AND ".join(f"{a}.{ident(k)} IS NOT DISTINCT FROM {b}.{ident(k)}" for k in keys)
 
 
-def _partition_exprs(contract: Contract) -> list[str]:
+def _partition_exprs(contract: Contract, *, alias: bool = True) -> list[str]:
     """SQL for the Hive partition values of a contract's curated files."""
     exprs = []
     for p in contract.partitions:
         col = ident(p.field)
+        if p.transform == "identity" and alias:
+            continue  # the column itself (a second one of the same name would be renamed)
         if p.transform == "day":
-            exprs.append(f"strftime({col}, '%Y-%m-%d') AS {ident(p.column)}")
+            expr = f"strftime({col}, '%Y-%m-%d')"
         elif p.transform == "month":
-            exprs.append(f"strftime({col}, '%Y-%m') AS {ident(p.column)}")
+            expr = f"strftime({col}, '%Y-%m')"
         else:
-            exprs.append(f"CAST({col} AS VARCHAR) AS {ident(p.column)}")
+            expr = f"CAST({col} AS VARCHAR)"
+        exprs.append(f"{expr} AS {ident(p.column)}" if alias else expr)
     return exprs
 
 
@@ -707,7 +746,7 @@ class _Dedup:
     def __init__(self, contract: Contract) -> None:
         self.columns = [*contract.output_columns, *LINEAGE]
         self.seen = SeenKeys()
-        self.kept = self.inserted = self.suspect_rows = 0
+        self.kept = self.inserted = self.suspect_rows = self.late = 0
         self._position = 0  # stream order across all files: file order, then line
         self.ordered = True  # rows arrived in file and line order (DuckDB keeps it; checked)
         self._last: tuple[str, int] = ("", 0)
@@ -758,6 +797,12 @@ class _Dedup:
 
     def loaded(self, rows: int) -> None:
         self.inserted += rows
+
+    @property
+    def exact(self) -> bool:
+        """The rows kept on the way are exactly the rows loaded: none was left out as known
+        to the warehouse, none was loaded late, none dropped as an out-of-order repeat."""
+        return self.ordered and self.late == 0 and self.inserted == self.kept
 
     @contextmanager
     def suspects(self) -> Iterator[pa.RecordBatchReader | None]:
