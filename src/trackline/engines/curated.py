@@ -7,7 +7,7 @@ table, so this sink writes them with pyarrow on its own thread instead (0.7-1 CP
 beside the load).
 
 The files are exact only if the rows kept on the way are the rows the load added. The engine
-checks that after the load (`LocalEngine._curated`) and otherwise removes these files and
+checks that after the load (`LocalEngine._commit`) and otherwise removes these files and
 exports from the table as before, so the lake and the warehouse never disagree about a run.
 """
 
@@ -74,7 +74,6 @@ class CuratedSink:
         self.lake, self.base, self.partitions, self.basename = lake, base, partitions, basename
         self.run_id, self.ingestion_time = run_id, ingestion_time
         self.usable = True
-        self.rows = 0
         self.files: list[StoredFile] = []
         self._schema: pa.Schema | None = None
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
@@ -161,7 +160,6 @@ class CuratedSink:
                 continue  # drain: the engine will not use these files
             out = self._shape(batch.filter(keep))
             if out is not None and out.num_rows:
-                self.rows += out.num_rows
                 yield out
 
     def _shape(self, rows: pa.RecordBatch) -> pa.RecordBatch | None:
@@ -247,12 +245,9 @@ class PartitionWriter:
             yield (), data
             return
         codes = np.zeros(batch.num_rows, np.int64)
-        dictionaries = []
-        for name in self.partitions:
+        for name in self.partitions:  # one code per combination of values (mixed radix)
             enc = pc.dictionary_encode(batch.column(name))
-            values = enc.dictionary.to_pylist()
-            codes = codes * max(len(values), 1) + enc.indices.to_numpy(zero_copy_only=False)
-            dictionaries.append(values)
+            codes = codes * max(len(enc.dictionary), 1) + enc.indices.to_numpy(zero_copy_only=False)
         first = codes[0]
         if (codes == first).all():  # the common case: rows arrive in event-time order
             yield _key(batch, 0, self.partitions), data
