@@ -69,3 +69,24 @@ def test_no_partitions_is_one_file(tmp_path: Path) -> None:
         writer.add(b)
     [f] = writer.close()
     assert f.path.endswith("t/part-r1-0.parquet") and f.rows == 500
+
+
+def test_dictionary_only_for_columns_whose_values_repeat(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    n = 1000
+    writer.add(
+        pa.record_batch(
+            {
+                "id": pa.array([f"id-{i:06d}" for i in range(n)]),  # every value distinct
+                "kind": pa.array(["a" if i % 3 else "b" for i in range(n)]),
+                "day": pa.array(["2026-01-01"] * n),
+            }
+        )
+    )
+    (f,) = writer.close()
+    meta = pq.ParquetFile(f.path).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(2)}
+    assert "RLE_DICTIONARY" in encodings["kind"]
+    assert "RLE_DICTIONARY" not in encodings["id"]
+    assert pq.read_table(f.path).column("id").to_pylist() == [f"id-{i:06d}" for i in range(n)]
