@@ -265,6 +265,24 @@ def test_rows_out_of_order_fall_back_to_exact_dedup(
     ]
 
 
+def test_rows_keep_their_source_file_and_line(settings: Settings, tmp_path: Path) -> None:
+    a = write_ndjson(tmp_path / "a.ndjson", [event(0), "{oops", event(1)])
+    b = write_ndjson(tmp_path / "b.ndjson", [event(1), event(2), event(3, country="usa")])
+    result = LocalEngine(settings).ingest([str(a), str(b)], "listening_events")
+    run = result.manifest.run_id
+    assert table_rows(
+        settings, "SELECT event_id, _source_file, _source_line FROM listening_events ORDER BY 1"
+    ) == [("e0", str(a), 1), ("e1", str(a), 3), ("e2", str(b), 2)]
+    assert table_rows(
+        settings,
+        f"SELECT source_file, source_line, reasons FROM meta.rejected WHERE run_id = '{run}' "
+        "ORDER BY 1, 2",
+    ) == [(str(a), 2, ["malformed"]), (str(b), 3, ["pattern:country"])]
+    rejected = Path(settings.lake) / "rejected" / "listening_events"
+    (path,) = rejected.rglob("*.parquet")
+    assert pq.read_table(path).column("source_file").to_pylist() == [str(a), str(b)]
+
+
 def test_out_of_order_batches_switch_dedup_to_the_slow_path() -> None:
     from trackline.contracts.loader import ContractRegistry
     from trackline.engines.local import _Dedup
@@ -276,15 +294,14 @@ def test_out_of_order_batches_switch_dedup_to_the_slow_path() -> None:
         n = len(lines)
         cols = {c: pa.nulls(n) for c in contract.output_columns}
         cols.update(
-            _source_file=pa.array(["f"] * n),
             _source_line=pa.array(lines, pa.int64()),
             _key_hash=pa.array(keys, pa.uint64()),
         )
         return pa.record_batch(cols)
 
-    keep = dedup.keep(batch([3, 4], [1, 2]), pa.array([True, True]))
+    keep = dedup.keep(batch([3, 4], [1, 2]), pa.array([True, True]), "f")
     assert keep.to_pylist() == [True, True] and dedup.ordered
-    keep = dedup.keep(batch([1, 2], [1, 3]), pa.array([True, True]))  # earlier lines, later
+    keep = dedup.keep(batch([1, 2], [1, 3]), pa.array([True, True]), "f")  # earlier lines
     assert not dedup.ordered
     assert keep.to_pylist() == [True, True]  # loaded whole: repeats are settled by line
     dedup.close()

@@ -273,10 +273,15 @@ class LocalEngine:
         also go to the curated lake on the way (`CuratedSink`).
         """
         reader = read_batches(f, self.settings.batch_rows)
-        program = kernel.compile(reader.schema)
+        # Every row of a file has the same source file: it joins the rows only where they
+        # are written (a column of a million copies of the path cost 0.8 CPU-seconds a
+        # million rows to carry through the kernel and into the table).
+        source = f.uri
+        kernel_schema = _without_source(reader.schema)
+        program = kernel.compile(kernel_schema)
         kcon = kernel.connection
         if counts.input == 0:  # first file: create the table, or add a new version's columns
-            wh.ensure_table(contract, kernel.derived_types(reader.schema))
+            wh.ensure_table(contract, kernel.derived_types(kernel_schema))
         table = f"main.{ident(contract.name)}"
         curated.open(
             duck.table(
@@ -286,7 +291,7 @@ class LocalEngine:
 
         def inputs() -> Iterator[pa.RecordBatch]:
             for batch in reader:
-                yield batch
+                yield _without_source(batch)
                 task.advance(batch.num_rows)
 
         out_cols = [*contract.output_columns, *LINEAGE]
@@ -294,9 +299,12 @@ class LocalEngine:
             f", {expr} AS {partition_alias(i)}"
             for i, expr in enumerate(_partition_exprs(contract, alias=False))
         )
-        sql = f"SELECT *, {self._key_hash(contract)} AS _key_hash{parts} FROM ({program.sql})"
+        sql = (
+            f"SELECT * EXCLUDE (_source_file), {self._key_hash(contract)} AS _key_hash{parts} "
+            f"FROM ({program.sql})"
+        )
         params = {"now": manifest.started_at}
-        kcon.register("input", pa.RecordBatchReader.from_batches(reader.schema, prefetch(inputs())))
+        kcon.register("input", pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs())))
         try:
             with duck.stream(kcon, sql, params, self.settings.batch_rows) as checked:
 
@@ -307,12 +315,15 @@ class LocalEngine:
                         counts.input += batch.num_rows
                         valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
                         if not pc.all(valid).as_py():
-                            rejected.write(batch.filter(pc.invert(valid)))
-                        keep = dedup.keep(batch, valid)
+                            rejected.write(batch.filter(pc.invert(valid)), source)
+                        keep = dedup.keep(batch, valid, source)
                         curated.write(batch, keep)
                         yield batch.append_column("_keep", keep)
 
                 cols = ", ".join(ident(c) for c in out_cols)
+                values = ", ".join(
+                    "$source_file" if c == "_source_file" else ident(c) for c in out_cols
+                )
                 held = self._holds_rows(wh, table)
                 match = _same_key(contract.key_columns, "o", "c")
                 known = (
@@ -330,8 +341,12 @@ class LocalEngine:
                 try:
                     row = wh.con.execute(
                         f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
-                        f"SELECT {cols}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
-                        {"now": manifest.started_at, "run_id": manifest.run_id},
+                        f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
+                        {
+                            "now": manifest.started_at,
+                            "run_id": manifest.run_id,
+                            "source_file": source,
+                        },
                     ).fetchone()
                 finally:
                     wh.con.unregister("checked_rows")
@@ -686,6 +701,14 @@ def _partition_exprs(contract: Contract, *, alias: bool = True) -> list[str]:
     return exprs
 
 
+def _without_source(data: Any) -> Any:
+    """A reader's schema or batch without its `_source_file` column (see `_load_file`)."""
+    if isinstance(data, pa.Schema):
+        i = data.get_field_index("_source_file")
+        return data if i < 0 else data.remove(i)
+    return data.drop_columns(["_source_file"]) if "_source_file" in data.schema.names else data
+
+
 def _json(obj: Any) -> str:
     import json
 
@@ -709,14 +732,14 @@ class _RejectedSink:
         self._writer = pq.ParquetWriter(self._out, REJECTED_SCHEMA)
         return self
 
-    def write(self, checked: pa.RecordBatch) -> None:
+    def write(self, checked: pa.RecordBatch, source_file: str) -> None:
         assert self._writer is not None
         batch = pa.RecordBatch.from_arrays(
             [
                 checked.column("_record"),
                 checked.column("_errors"),
                 checked.column("_detail"),
-                checked.column("_source_file"),
+                pa.repeat(pa.scalar(source_file, pa.string()), checked.num_rows),
                 checked.column("_source_line"),
             ],
             schema=REJECTED_SCHEMA,
@@ -753,13 +776,13 @@ class _Dedup:
         self._file: Any = None
         self._writer: pq.ParquetWriter | None = None
 
-    def keep(self, batch: pa.RecordBatch, valid: pa.Array) -> pa.Array:
+    def keep(self, batch: pa.RecordBatch, valid: pa.Array, source_file: str) -> pa.Array:
         """Which rows to load: the valid ones whose key is new (all valid ones once the
         stream was seen out of order)."""
         n = batch.num_rows
         valid_np = valid.to_numpy(zero_copy_only=False)
         if self.ordered:
-            self._check_order(batch)
+            self._check_order(batch, source_file)
         if not self.ordered:
             self.kept += int(valid_np.sum())
             return valid
@@ -770,25 +793,28 @@ class _Dedup:
         keep[rows[first]] = True
         repeats = rows[~first]
         if len(repeats):
-            self._spill(batch, repeats)
+            self._spill(batch, repeats, source_file)
         self.kept += int(first.sum())
         self._position += n
         return pa.array(keep)
 
-    def _check_order(self, batch: pa.RecordBatch) -> None:
+    def _check_order(self, batch: pa.RecordBatch, name: str) -> None:
         if not batch.num_rows:
             return
-        name = batch.column("_source_file")[0].as_py() or ""
         lines = batch.column("_source_line").to_numpy(zero_copy_only=False)
         start = self._last[1] if name == self._last[0] else 0
         if lines[0] <= start or (len(lines) > 1 and not (np.diff(lines) > 0).all()):
             self.ordered = False
         self._last = (name, int(lines[-1]))
 
-    def _spill(self, batch: pa.RecordBatch, rows: np.ndarray) -> None:
-        taken = batch.select(self.columns).take(pa.array(rows))
-        order = pa.array(rows + self._position, pa.int64())
-        out = taken.append_column("_order", order)
+    def _spill(self, batch: pa.RecordBatch, rows: np.ndarray, source_file: str) -> None:
+        taken = batch.select([c for c in self.columns if c != "_source_file"]).take(rows)
+        source = pa.repeat(pa.scalar(source_file, pa.string()), len(rows))
+        out = pa.RecordBatch.from_arrays(
+            [source if c == "_source_file" else taken.column(c) for c in self.columns]
+            + [pa.array(rows + self._position, pa.int64())],
+            names=[*self.columns, "_order"],
+        )
         if self._writer is None:
             self._file = tempfile.TemporaryFile(prefix="trackline-repeats-")  # noqa: SIM115
             self._writer = pq.ParquetWriter(self._file, out.schema)
