@@ -90,3 +90,27 @@ def test_dictionary_only_for_columns_whose_values_repeat(tmp_path: Path) -> None
     assert "RLE_DICTIONARY" in encodings["kind"]
     assert "RLE_DICTIONARY" not in encodings["id"]
     assert pq.read_table(f.path).column("id").to_pylist() == [f"id-{i:06d}" for i in range(n)]
+
+
+def test_partitions_arriving_in_runs_are_split_at_the_runs(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    # rows in event-time order: each batch holds a few whole runs of days, and a day may
+    # go on in the next batch
+    for start in range(0, 1000, 300):
+        ids = list(range(start, min(1000, start + 300)))
+        writer.add(
+            pa.record_batch(
+                {
+                    "id": pa.array(ids, pa.int64()),
+                    "day": pa.array([f"2026-01-{1 + i // 70:02d}" for i in ids]),
+                }
+            )
+        )
+    files = writer.close()
+    data = ds.dataset(tmp_path / "lake" / "t", partitioning="hive").to_table()
+    got = sorted(zip(data.column("id").to_pylist(), data.column("day").to_pylist(), strict=True))
+    assert got == [(i, f"2026-01-{1 + i // 70:02d}") for i in range(1000)]
+    for f in files:
+        ids = pq.read_table(f.path).column("id").to_pylist()
+        assert ids == sorted(ids)

@@ -260,9 +260,14 @@ class PartitionWriter:
         for name in self.partitions:  # one code per combination of values (mixed radix)
             enc = pc.dictionary_encode(batch.column(name))
             codes = codes * max(len(enc.dictionary), 1) + enc.indices.to_numpy(zero_copy_only=False)
-        first = codes[0]
-        if (codes == first).all():  # the common case: rows arrive in event-time order
-            yield _key(batch, 0, self.partitions), data
+        cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        if len(np.unique(codes[starts])) == len(starts):
+            # the common case: rows arrive in event-time order, so each partition's rows are
+            # one run of the batch, sliced without copying
+            ends = [*starts[1:], batch.num_rows]
+            for start, end in zip(starts, ends, strict=True):
+                yield _key(batch, start, self.partitions), data.slice(start, end - start)
             return
         order = np.argsort(codes, kind="stable")
         taken = data.take(pa.array(order))

@@ -623,9 +623,13 @@ def _views(
         raw[inline, 4:16] = data[idx] * (at < lengths[inline][:, None])
     out = ~inline
     if out.any():
-        idx = np.minimum(starts[out][:, None] + np.arange(4), last)
-        raw[out, 4:8] = data[idx]
-        views[out, 3] = starts[out]
+        # the 4-byte prefix of a value at offset i is the little-endian int32 at byte i: one
+        # gather from an overlapping view instead of four (such values are over 12 bytes, so
+        # every one of these reads stays inside the block)
+        at = starts[out]
+        words = np.ndarray((len(data) - 3,), "<i4", data, 0, (1,))
+        views[out, 1] = words[at]
+        views[out, 3] = at
     return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(views), body])
 
 
