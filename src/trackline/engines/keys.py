@@ -44,9 +44,14 @@ class SeenKeys:
         # merge while the newest run is at least half its elder: O(n log n) over the stream
         while len(self._runs) > 1 and 2 * len(self._runs[-1]) >= len(self._runs[-2]):
             young = self._runs.pop()
-            merged = np.concatenate([self._runs.pop(), young])
-            del young  # the two runs go before the sort: peak memory is one copy, not three
-            merged.sort(kind="stable")  # two sorted runs: a linear merge, in place
+            merged = self._runs.pop()
+            n = len(merged)
+            # grow the elder run in place (a large array is remapped, not copied), so the
+            # merge holds the two runs once plus the young one, not twice
+            merged.resize(n + len(young), refcheck=False)
+            merged[n:] = young
+            del young
+            merged.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
             self._runs.append(merged)
 
     def clear(self) -> None:
