@@ -272,7 +272,7 @@ class LocalEngine:
         """
         reader = read_batches(f, self.settings.batch_rows)
         # Every row of a file has the same source file: it joins the rows only where they
-        # are written (a column of a million copies of the path cost 0.8 CPU-seconds a
+        # are written (a column of a million copies of the path cost 0.4-0.8 CPU-seconds a
         # million rows to carry through the kernel and into the table).
         source = f.uri
         kernel_schema = _without_source(reader.schema)
