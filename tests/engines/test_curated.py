@@ -114,3 +114,37 @@ def test_partitions_arriving_in_runs_are_split_at_the_runs(tmp_path: Path) -> No
     for f in files:
         ids = pq.read_table(f.path).column("id").to_pylist()
         assert ids == sorted(ids)
+
+
+def test_a_partition_left_behind_is_closed_and_a_late_row_starts_a_new_file(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    days = 20
+    most_open = 0
+    # event-time order, 50 rows a day in batches of 40: each day is left behind for good
+    for start in range(0, days * 50, 40):
+        ids = list(range(start, start + 40))
+        writer.add(
+            pa.record_batch(
+                {
+                    "id": pa.array(ids, pa.int64()),
+                    "day": pa.array([f"2026-01-{1 + i // 50:02d}" for i in ids]),
+                }
+            )
+        )
+        most_open = max(most_open, len(writer._open))
+    # open files stay bounded by the idle window, not by the number of days seen
+    assert most_open <= curated.IDLE_BATCHES + 1 < days
+    # a late row for the first day, long closed: it goes on in a file of its own
+    writer.add(pa.record_batch({"id": pa.array([-1], pa.int64()), "day": ["2026-01-01"]}))
+    files = writer.close()
+    first_day = [f for f in files if "day=2026-01-01" in f.path]
+    assert len(files) == days + 1 and len(first_day) == 2
+    assert sorted(f.rows or 0 for f in first_day) == [1, 50]
+    data = ds.dataset(tmp_path / "lake" / "t", partitioning="hive").to_table()
+    got = sorted(zip(data.column("id").to_pylist(), data.column("day").to_pylist(), strict=True))
+    assert got == sorted(
+        [(i, f"2026-01-{1 + i // 50:02d}") for i in range(days * 50)] + [(-1, "2026-01-01")]
+    )

@@ -43,6 +43,11 @@ SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
 ROW_GROUP_ROWS = 64 * 1024
 BUFFERED_ROWS = 128 * 1024
 MAX_OPEN_FILES = 64
+# A file whose partition got no rows in this many batches is closed: an open Parquet writer
+# holds a few MB of encoder state, and rows in event-time order leave each day behind for
+# good (at 5M events, a month of day files left open held 130 MB until the end). A late row
+# for such a partition starts a new file, as after an LRU close.
+IDLE_BATCHES = 4
 # A column whose first batch holds more distinct values than this share of its rows is
 # written without a dictionary (see `_dictionary_columns`).
 DICTIONARY_MAX_DISTINCT = 0.5
@@ -222,19 +227,35 @@ class PartitionWriter:
         self._done: list[tuple[str, int]] = []
         self._count = 0
         self._dictionary: list[str] = []
+        self._batches = 0
+        self._last_seen: dict[tuple[str, ...], int] = {}
 
     def add(self, batch: pa.RecordBatch) -> None:
         data = batch.drop_columns(self.partitions) if self.partitions else batch
         if self._schema is None:
             self._schema = data.schema
             self._dictionary = _dictionary_columns(data)
+        self._batches += 1
         for key, rows in self._groups(batch, data):
+            self._last_seen[key] = self._batches
             self._buffers.setdefault(key, []).append(rows)
             self._buffered[key] = self._buffered.get(key, 0) + rows.num_rows
             if self._buffered[key] >= ROW_GROUP_ROWS:
                 self._flush(key)
         while sum(self._buffered.values()) > BUFFERED_ROWS:
             self._flush(max(self._buffered, key=self._buffered.__getitem__))
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        """Flush and close the partitions that got no rows in the last `IDLE_BATCHES`."""
+        idle = [
+            key for key, seen in self._last_seen.items() if self._batches - seen >= IDLE_BATCHES
+        ]
+        for key in idle:
+            del self._last_seen[key]
+            self._flush(key)
+            if key in self._open:
+                self._close_file(key)
 
     def close(self) -> list[StoredFile]:
         for key in list(self._buffers):
