@@ -116,35 +116,64 @@ def test_partitions_arriving_in_runs_are_split_at_the_runs(tmp_path: Path) -> No
         assert ids == sorted(ids)
 
 
-def test_a_partition_left_behind_is_closed_and_a_late_row_starts_a_new_file(
-    tmp_path: Path,
-) -> None:
-    lake = Lake(str(tmp_path / "lake"))
-    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
-    days = 20
-    most_open = 0
-    # event-time order, 50 rows a day in batches of 40: each day is left behind for good
-    for start in range(0, days * 50, 40):
-        ids = list(range(start, start + 40))
-        writer.add(
+def event_time_batches(days: int, per_day: int, size: int) -> list[pa.RecordBatch]:
+    """Rows in event-time order, `per_day` a day, in batches of `size`."""
+    out = []
+    for start in range(0, days * per_day, size):
+        ids = list(range(start, min(days * per_day, start + size)))
+        out.append(
             pa.record_batch(
                 {
                     "id": pa.array(ids, pa.int64()),
-                    "day": pa.array([f"2026-01-{1 + i // 50:02d}" for i in ids]),
+                    "day": pa.array([f"2026-01-{1 + i // per_day:02d}" for i in ids]),
                 }
             )
         )
+    return out
+
+
+def late_row() -> pa.RecordBatch:
+    return pa.record_batch({"id": pa.array([-1], pa.int64()), "day": ["2026-01-01"]})
+
+
+def test_past_a_few_open_files_a_partition_left_behind_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(curated, "KEEP_OPEN_FILES", 3)
+    monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 30)
+    monkeypatch.setattr(curated, "BUFFERED_ROWS", 100)
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    days, most_open = 20, 0
+    for b in event_time_batches(days, per_day=50, size=40):
+        writer.add(b)
         most_open = max(most_open, len(writer._open))
-    # open files stay bounded by the idle window, not by the number of days seen
-    assert most_open <= curated.IDLE_BATCHES + 1 < days
+    # open files stay bounded, not growing with the number of days seen
+    assert most_open <= 3 + curated.IDLE_BATCHES < days
     # a late row for the first day, long closed: it goes on in a file of its own
-    writer.add(pa.record_batch({"id": pa.array([-1], pa.int64()), "day": ["2026-01-01"]}))
+    writer.add(late_row())
     files = writer.close()
-    first_day = [f for f in files if "day=2026-01-01" in f.path]
-    assert len(files) == days + 1 and len(first_day) == 2
-    assert sorted(f.rows or 0 for f in first_day) == [1, 50]
+    first_day = sorted(f.rows or 0 for f in files if "day=2026-01-01" in f.path)
+    assert len(files) == days + 1 and first_day == [1, 50]
     data = ds.dataset(tmp_path / "lake" / "t", partitioning="hive").to_table()
     got = sorted(zip(data.column("id").to_pylist(), data.column("day").to_pylist(), strict=True))
     assert got == sorted(
         [(i, f"2026-01-{1 + i // 50:02d}") for i in range(days * 50)] + [(-1, "2026-01-01")]
     )
+
+
+def test_a_few_partitions_stay_open_and_a_late_row_joins_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 30)
+    monkeypatch.setattr(curated, "BUFFERED_ROWS", 100)
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    for b in event_time_batches(curated.KEEP_OPEN_FILES, per_day=50, size=40):
+        writer.add(b)
+    assert len(writer._open) == curated.KEEP_OPEN_FILES  # all open, the first long idle
+    writer.add(late_row())
+    files = writer.close()
+    assert len(files) == curated.KEEP_OPEN_FILES
+    [first] = [f for f in files if "day=2026-01-01" in f.path]
+    assert first.rows == 51

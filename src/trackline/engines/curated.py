@@ -43,10 +43,13 @@ SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
 ROW_GROUP_ROWS = 64 * 1024
 BUFFERED_ROWS = 128 * 1024
 MAX_OPEN_FILES = 64
-# A file whose partition got no rows in this many batches is closed: an open Parquet writer
-# holds a few MB of encoder state, and rows in event-time order leave each day behind for
-# good (at 5M events, a month of day files left open held 130 MB until the end). A late row
-# for such a partition starts a new file, as after an LRU close.
+# Past KEEP_OPEN_FILES open files, a file whose partition got no rows in the last IDLE_BATCHES
+# batches is closed: an open Parquet writer holds a few MB of encoder state, and rows in
+# event-time order leave each day behind for good (at 5M events, a month of day files left
+# open held 130 MB until the end, and peak RSS grew +25% from 1M events). Below that count
+# nothing is closed early, so a late row for a recent day still joins its file; past it, a
+# late row for a closed partition starts a new file, as after an LRU close.
+KEEP_OPEN_FILES = 8
 IDLE_BATCHES = 4
 # A column whose first batch holds more distinct values than this share of its rows is
 # written without a dictionary (see `_dictionary_columns`).
@@ -247,15 +250,18 @@ class PartitionWriter:
         self._close_idle()
 
     def _close_idle(self) -> None:
-        """Flush and close the partitions that got no rows in the last `IDLE_BATCHES`."""
-        idle = [
-            key for key, seen in self._last_seen.items() if self._batches - seen >= IDLE_BATCHES
-        ]
-        for key in idle:
-            del self._last_seen[key]
+        """Past `KEEP_OPEN_FILES`, close the files whose partition got no rows in the last
+        `IDLE_BATCHES` batches, the longest idle first."""
+        if len(self._open) <= KEEP_OPEN_FILES:
+            return
+        idle = sorted(
+            (seen, key)
+            for key, seen in self._last_seen.items()
+            if key in self._open and self._batches - seen >= IDLE_BATCHES
+        )
+        for _, key in idle[: len(self._open) - KEEP_OPEN_FILES]:
             self._flush(key)
-            if key in self._open:
-                self._close_file(key)
+            self._close_file(key)
 
     def close(self) -> list[StoredFile]:
         for key in list(self._buffers):
@@ -330,6 +336,7 @@ class PartitionWriter:
 
     def _close_file(self, key: tuple[str, ...]) -> None:
         f = self._open.pop(key)
+        self._last_seen.pop(key, None)
         f.writer.close()
         f.out.close()
         self._done.append((f.path, f.rows))
