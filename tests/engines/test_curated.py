@@ -31,14 +31,27 @@ def batches(n: int, size: int, days: int) -> list[pa.RecordBatch]:
     return out
 
 
+def small_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partitions: list[str], **limits: int
+) -> PartitionWriter:
+    """A writer into `tmp_path`/lake/t with some of the module's limits set small."""
+    for name, value in limits.items():
+        monkeypatch.setattr(curated, name, value)
+    lake = Lake(str(tmp_path / "lake"))
+    return PartitionWriter(lake, lake.path("t"), partitions, "part-r1-{i}.parquet")
+
+
 def test_rows_land_in_their_partition_in_order_with_bounded_buffers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 50)
-    monkeypatch.setattr(curated, "BUFFERED_ROWS", 120)
-    monkeypatch.setattr(curated, "MAX_OPEN_FILES", 4)
-    lake = Lake(str(tmp_path / "lake"))
-    writer = PartitionWriter(lake, lake.path("t"), ["day", "kind"], "part-r1-{i}.parquet")
+    writer = small_writer(
+        tmp_path,
+        monkeypatch,
+        ["day", "kind"],
+        ROW_GROUP_ROWS=50,
+        BUFFERED_ROWS=120,
+        MAX_OPEN_FILES=4,
+    )
     peak = 0
     for b in batches(3000, 97, days=9):
         writer.add(b)
@@ -139,11 +152,9 @@ def late_row() -> pa.RecordBatch:
 def test_past_a_few_open_files_a_partition_left_behind_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(curated, "KEEP_OPEN_FILES", 3)
-    monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 30)
-    monkeypatch.setattr(curated, "BUFFERED_ROWS", 100)
-    lake = Lake(str(tmp_path / "lake"))
-    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    writer = small_writer(
+        tmp_path, monkeypatch, ["day"], KEEP_OPEN_FILES=3, ROW_GROUP_ROWS=30, BUFFERED_ROWS=100
+    )
     days, most_open = 20, 0
     for b in event_time_batches(days, per_day=50, size=40):
         writer.add(b)
@@ -165,10 +176,7 @@ def test_past_a_few_open_files_a_partition_left_behind_is_closed(
 def test_a_few_partitions_stay_open_and_a_late_row_joins_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(curated, "ROW_GROUP_ROWS", 30)
-    monkeypatch.setattr(curated, "BUFFERED_ROWS", 100)
-    lake = Lake(str(tmp_path / "lake"))
-    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet")
+    writer = small_writer(tmp_path, monkeypatch, ["day"], ROW_GROUP_ROWS=30, BUFFERED_ROWS=100)
     for b in event_time_batches(curated.KEEP_OPEN_FILES, per_day=50, size=40):
         writer.add(b)
     assert len(writer._open) == curated.KEEP_OPEN_FILES  # all open, the first long idle
