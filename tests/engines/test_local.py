@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from trackline import duck
 from trackline.config import Settings
 from trackline.engines.local import LocalEngine
+from trackline.errors import UsageError
 from trackline.lake import Lake
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -420,3 +422,45 @@ def test_partitions_the_sink_will_not_name_go_the_table_route(
     assert {
         p.name.split("=")[0] for p in (Path(settings.lake) / "curated" / "teams").iterdir()
     } == {folder}
+
+
+def test_the_first_file_is_checked_while_the_inputs_are_hashed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run id waits for the hash; the kernel need not (one core hashes, one checks)."""
+    from trackline.engines import local
+
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(50)])
+    read = threading.Event()
+    reader = local.read_batches
+
+    def read_batches(*args: Any, **kwargs: Any) -> Any:
+        batches = reader(*args, **kwargs)
+
+        def marked() -> Any:
+            for batch in batches:
+                read.set()
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(batches.schema, marked())
+
+    hash_all = LocalEngine._hash_all
+    seen_while_hashing: list[bool] = []
+
+    def slow_hash(self: LocalEngine, files: Any) -> Any:
+        seen_while_hashing.append(read.wait(timeout=10))
+        return hash_all(self, files)
+
+    monkeypatch.setattr(local, "read_batches", read_batches)
+    monkeypatch.setattr(LocalEngine, "_hash_all", slow_hash)
+    result = LocalEngine(settings).ingest([str(nd)], "listening_events")
+    assert seen_while_hashing == [True]
+    assert result.manifest.counts.valid == 50
+    # a run already done is still found by its hash, and the started check is dropped
+    again = LocalEngine(settings).ingest([str(nd)], "listening_events")
+    assert again.skipped and again.manifest.run_id == result.manifest.run_id
+
+
+def test_no_input_files_is_a_usage_error(settings: Settings) -> None:
+    with pytest.raises(UsageError, match="no input files"):
+        LocalEngine(settings).ingest([], "listening_events")

@@ -58,3 +58,15 @@ def test_a_composite_key_keeps_duckdb_compression(warehouse: DuckDBWarehouse) ->
     warehouse.con.execute("CHECKPOINT")
     got = storage(warehouse, "playlist_tracks")
     assert all(got[c] != {"Uncompressed"} for c in contract.primary_key)
+
+
+def test_rejected_records_are_stored_with_zstd(warehouse: DuckDBWarehouse) -> None:
+    warehouse.con.execute(
+        "INSERT INTO meta.rejected (run_id, dataset, record) "
+        "SELECT 'run', 'listening_events', '{\"event_id\": \"e-' || i || '\", \"n\": ' || i || '}' "
+        "FROM range(200000) t(i)"
+    )
+    warehouse.con.execute("CHECKPOINT")
+    got = storage(warehouse, "meta.rejected")
+    assert got["record"] == {"ZSTD"}
+    assert got["dataset"] != {"ZSTD"}  # only the record text

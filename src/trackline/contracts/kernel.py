@@ -112,6 +112,7 @@ class Kernel:
         self.memory_limit = memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: dict[pa.Schema, Program] = {}
+        self._derived_types: dict[pa.Schema, dict[str, str]] = {}
 
     # Compilation -------------------------------------------------------------------------
     def compile(self, schema: pa.Schema) -> Program:
@@ -256,6 +257,12 @@ class Kernel:
 
     def derived_types(self, schema: pa.Schema) -> dict[str, str]:
         """DuckDB types of the derived columns for inputs of this schema (for table DDL)."""
+        types = self._derived_types.get(schema)
+        if types is None:
+            types = self._derived_types[schema] = self._describe_derived(schema)
+        return types
+
+    def _describe_derived(self, schema: pa.Schema) -> dict[str, str]:
         con = self.connection
         con.register("input", schema.empty_table())
         try:

@@ -18,9 +18,9 @@ import posixpath
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +39,11 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
 from trackline.engines.curated import CuratedSink, partition_alias
 from trackline.engines.keys import SeenKeys
-from trackline.errors import TracklineError
+from trackline.errors import TracklineError, UsageError
 from trackline.hashing import sha256_stream
 from trackline.lake import Lake, StoredFile
 from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
-from trackline.prefetch import prefetch
+from trackline.prefetch import Prefetcher, prefetch
 from trackline.progress import NullReporter, Reporter
 from trackline.quality.profile import profile
 from trackline.quality.render import render_html, render_markdown
@@ -119,10 +119,59 @@ class LocalEngine:
     ) -> RunResult:
         contract = self.contracts.get(dataset)
         files = expand(paths)
+        if not files:
+            raise UsageError("no input files given: name at least one file, folder or glob")
         started = now or datetime.now(UTC)
         timings: dict[str, float] = {}
-        with _timed(timings, "hash"):
-            hashes = self._hash_all(files)
+        self.settings.ensure_home()
+        kernel = Kernel(
+            contract,
+            future_tolerance_seconds=self.settings.future_tolerance_seconds,
+            threads=self.settings.duckdb_threads,
+            memory_limit=self.settings.duckdb_memory_limit,
+        )
+        first = ExitStack()  # the first file's checking, closed once that file is loaded
+        try:
+            # The run id needs every input's hash, the kernel does not: the first file is
+            # checked (a bounded few batches ahead) while one core hashes the inputs, instead
+            # of the other core waiting for the hash.
+            with (
+                _timed(timings, "hash"),
+                ThreadPoolExecutor(1, thread_name_prefix="trackline-hash") as pool,
+            ):
+                hashing = pool.submit(self._hash_all, files)
+                checked = first.enter_context(self._checking(kernel, files[0], started))
+                hashes = hashing.result()
+            manifest = self._manifest(dataset, contract, files, hashes, started, force=force)
+            wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
+            try:
+                previous = self._previous(wh, manifest.run_id)
+                if previous is not None:
+                    return previous
+                log.info(
+                    "run.start run_id=%s dataset=%s inputs=%d",
+                    manifest.run_id,
+                    dataset,
+                    len(files),
+                )
+                return self._run(wh, kernel, (first, checked), contract, files, manifest, timings)
+            finally:
+                wh.close()
+        finally:
+            first.close()  # before the kernel: its stream reads from the kernel's connection
+            kernel.close()
+
+    def _manifest(
+        self,
+        dataset: str,
+        contract: Contract,
+        files: list[InputFile],
+        hashes: list[tuple[str, int]],
+        started: datetime,
+        *,
+        force: bool,
+    ) -> Manifest:
+        """A new run's manifest; its id is derived from what went in (see `run_id_for`)."""
         config_hash = self.settings.fingerprint()
         run_id = run_id_for(
             dataset,
@@ -130,7 +179,7 @@ class LocalEngine:
             config_hash,
             [h for h, _ in hashes] + ([uuid.uuid4().hex] if force else []),
         )
-        manifest = Manifest(
+        return Manifest(
             run_id=run_id,
             dataset=dataset,
             contract={
@@ -149,21 +198,13 @@ class LocalEngine:
                 for f, (h, size) in zip(files, hashes, strict=True)
             ],
         )
-        self.settings.ensure_home()
-        wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
-        try:
-            previous = self._previous(wh, run_id)
-            if previous is not None:
-                return previous
-            log.info("run.start run_id=%s dataset=%s inputs=%d", run_id, dataset, len(files))
-            return self._run(wh, contract, files, manifest, timings)
-        finally:
-            wh.close()
 
     # Steps -------------------------------------------------------------------------------
     def _run(
         self,
         wh: DuckDBWarehouse,
+        kernel: Kernel,
+        first: tuple[ExitStack, _Checked],
         contract: Contract,
         files: list[InputFile],
         manifest: Manifest,
@@ -184,12 +225,6 @@ class LocalEngine:
         # Landing is I/O: it runs beside validation and is joined before anything commits.
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackline-land")
         landing = pool.submit(self._land, files, manifest, raw_dir, timings)
-        kernel = Kernel(
-            contract,
-            future_tolerance_seconds=self.settings.future_tolerance_seconds,
-            threads=self.settings.duckdb_threads,
-            memory_limit=self.settings.duckdb_memory_limit,
-        )
         con = wh.con
         counts = Counts()
         dedup = _Dedup(contract)
@@ -208,10 +243,11 @@ class LocalEngine:
                 _timed(timings, "validate"),
                 self.reporter.task("validating and loading records") as task,
                 _RejectedSink(self.lake, rejected_path) as rejected,
+                closing(self._each_checked(kernel, files, first, manifest.started_at)) as each,
             ):
-                for f in files:
+                for checked in each:
                     self._load_file(
-                        wh, kernel, contract, f, manifest, task, rejected, dedup, curated, counts
+                        wh, contract, checked, manifest, task, rejected, dedup, curated, counts
                     )
             dedup.seen.clear()  # 8 bytes a key: not needed past the load
             counts.rejected = rejected.rows
@@ -251,12 +287,62 @@ class LocalEngine:
                 )
                 rec.landed = self.lake.display(landed.path)
 
+    def _each_checked(
+        self,
+        kernel: Kernel,
+        files: list[InputFile],
+        first: tuple[ExitStack, _Checked],
+        now: datetime,
+    ) -> Generator[_Checked]:
+        """Each file's checked batches in turn (the first one's already started); a file's
+        stream is closed before the next one opens (the kernel runs one query at a time)."""
+        stack, checked = first
+        with stack:
+            yield checked
+        for f in files[1:]:
+            with self._checking(kernel, f, now) as checked:
+                yield checked
+
+    @contextmanager
+    def _checking(self, kernel: Kernel, f: InputFile, now: datetime) -> Iterator[_Checked]:
+        """Start checking a file: the kernel's output, produced a few batches ahead on its
+        own threads from the moment this is entered.
+
+        The output carries each row's key hash and partition values, and not the source
+        path: every row of a file has the same one, and it joins the rows only where they
+        are written (a column of a million copies of the path cost 0.4-0.8 CPU-seconds a
+        million rows to carry through the kernel and into the table).
+        """
+        contract = kernel.contract
+        reader = read_batches(f, self.settings.batch_rows)
+        kernel_schema = _without_source(reader.schema)
+        program = kernel.compile(kernel_schema)
+        derived = kernel.derived_types(kernel_schema)  # before the stream holds the kernel
+        kcon = kernel.connection
+        parts = "".join(
+            f", {expr} AS {partition_alias(i)}"
+            for i, expr in enumerate(_partition_exprs(contract, alias=False))
+        )
+        sql = (
+            f"SELECT * EXCLUDE (_source_file), {self._key_hash(contract)} AS _key_hash{parts} "
+            f"FROM ({program.sql})"
+        )
+        inputs = (_without_source(batch) for batch in reader)
+        kcon.register("input", pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs)))
+        try:
+            with (
+                duck.stream(kcon, sql, {"now": now}, self.settings.batch_rows) as stream,
+                Prefetcher(stream) as batches,
+            ):
+                yield _Checked(f.uri, derived, stream.schema, batches)
+        finally:
+            kcon.unregister("input")
+
     def _load_file(
         self,
         wh: DuckDBWarehouse,
-        kernel: Kernel,
         contract: Contract,
-        f: InputFile,
+        checked: _Checked,
         manifest: Manifest,
         task: Any,
         rejected: _RejectedSink,
@@ -270,87 +356,54 @@ class LocalEngine:
         the warehouse held before this run is left out by the INSERT itself. The rows kept
         also go to the curated lake on the way (`CuratedSink`).
         """
-        reader = read_batches(f, self.settings.batch_rows)
-        # Every row of a file has the same source file: it joins the rows only where they
-        # are written (a column of a million copies of the path cost 0.4-0.8 CPU-seconds a
-        # million rows to carry through the kernel and into the table).
-        source = f.uri
-        kernel_schema = _without_source(reader.schema)
-        program = kernel.compile(kernel_schema)
-        kcon = kernel.connection
+        source = checked.source
         if counts.input == 0:  # first file: create the table, or add a new version's columns
-            wh.ensure_table(contract, kernel.derived_types(kernel_schema))
+            wh.ensure_table(contract, checked.derived_types)
         table = f"main.{ident(contract.name)}"
         curated.open(
             duck.table(
                 wh.con, f"SELECT * EXCLUDE ({', '.join(LINEAGE)}) FROM {table} LIMIT 0"
             ).schema
         )
-
-        def inputs() -> Iterator[pa.RecordBatch]:
-            for batch in reader:
-                yield _without_source(batch)
-                task.advance(batch.num_rows)
-
         out_cols = [*contract.output_columns, *LINEAGE]
-        parts = "".join(
-            f", {expr} AS {partition_alias(i)}"
-            for i, expr in enumerate(_partition_exprs(contract, alias=False))
+
+        def tee() -> Iterator[pa.RecordBatch]:
+            """Mark each batch's rows to load (`_keep`); copy out the rejected ones and the
+            repeated keys, which are few."""
+            for batch in checked.batches:
+                counts.input += batch.num_rows
+                task.advance(batch.num_rows)
+                valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
+                if not pc.all(valid).as_py():
+                    rejected.write(batch.filter(pc.invert(valid)), source)
+                keep = dedup.keep(batch, valid, source)
+                curated.write(batch, keep)
+                yield batch.append_column("_keep", keep)
+
+        cols = ", ".join(ident(c) for c in out_cols)
+        values = ", ".join("$source_file" if c == "_source_file" else ident(c) for c in out_cols)
+        held = self._holds_rows(wh, table)
+        match = _same_key(contract.key_columns, "o", "c")
+        known = (
+            f" AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.run_id <> $run_id AND {match})"
+            if held
+            else ""
         )
-        sql = (
-            f"SELECT * EXCLUDE (_source_file), {self._key_hash(contract)} AS _key_hash{parts} "
-            f"FROM ({program.sql})"
+        wh.con.register(
+            "checked_rows",
+            pa.RecordBatchReader.from_batches(
+                checked.schema.append(pa.field("_keep", pa.bool_())), tee()
+            ),
         )
-        params = {"now": manifest.started_at}
-        kcon.register("input", pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs())))
         try:
-            with duck.stream(kcon, sql, params, self.settings.batch_rows) as checked:
-
-                def tee() -> Iterator[pa.RecordBatch]:
-                    """Mark each batch's rows to load (`_keep`); copy out the rejected ones and
-                    the repeated keys, which are few."""
-                    for batch in prefetch(checked):
-                        counts.input += batch.num_rows
-                        valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
-                        if not pc.all(valid).as_py():
-                            rejected.write(batch.filter(pc.invert(valid)), source)
-                        keep = dedup.keep(batch, valid, source)
-                        curated.write(batch, keep)
-                        yield batch.append_column("_keep", keep)
-
-                cols = ", ".join(ident(c) for c in out_cols)
-                values = ", ".join(
-                    "$source_file" if c == "_source_file" else ident(c) for c in out_cols
-                )
-                held = self._holds_rows(wh, table)
-                match = _same_key(contract.key_columns, "o", "c")
-                known = (
-                    f" AND NOT EXISTS (SELECT 1 FROM {table} o "
-                    f"WHERE o.run_id <> $run_id AND {match})"
-                    if held
-                    else ""
-                )
-                wh.con.register(
-                    "checked_rows",
-                    pa.RecordBatchReader.from_batches(
-                        checked.schema.append(pa.field("_keep", pa.bool_())), tee()
-                    ),
-                )
-                try:
-                    row = wh.con.execute(
-                        f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
-                        f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
-                        {
-                            "now": manifest.started_at,
-                            "run_id": manifest.run_id,
-                            "source_file": source,
-                        },
-                    ).fetchone()
-                finally:
-                    wh.con.unregister("checked_rows")
-                dedup.loaded(int(row[0]) if row else 0)
+            row = wh.con.execute(
+                f"INSERT INTO {table} ({cols}, ingestion_time, run_id) "
+                f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
+                {"now": manifest.started_at, "run_id": manifest.run_id, "source_file": source},
+            ).fetchone()
         finally:
-            kcon.unregister("input")
+            wh.con.unregister("checked_rows")
+        dedup.loaded(int(row[0]) if row else 0)
 
     @staticmethod
     def _key_hash(contract: Contract) -> str:
@@ -716,6 +769,16 @@ def _json(obj: Any) -> str:
     import json
 
     return json.dumps(obj, default=str)
+
+
+@dataclass
+class _Checked:
+    """A file's checked batches as the kernel produces them (see `LocalEngine._checking`)."""
+
+    source: str
+    derived_types: dict[str, str]
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
 
 
 class _RejectedSink:
