@@ -20,6 +20,11 @@ from trackline.contracts.model import DUCKDB_TYPES, Contract
 from trackline.errors import QueryError, TracklineError, UsageError
 from trackline.warehouse.views import create_views
 
+# `meta.rejected.record` holds each rejected record's text as received (JSON, mostly unique):
+# zstd stores 44k rejected listening events in 3.7 MB where DuckDB's own choice (dictionary +
+# FSST) takes 6.3 MB, and compresses them in 0.07 s instead of 0.1 at the checkpoint that
+# follows a run.
+
 META_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
 CREATE TABLE IF NOT EXISTS meta.runs (
@@ -53,11 +58,6 @@ CREATE TABLE IF NOT EXISTS meta.reports (
     body JSON
 );
 """
-
-# `meta.rejected.record` holds each rejected record's text as received (JSON, mostly unique):
-# zstd stores 44k rejected listening events in 3.7 MB where DuckDB's own choice (dictionary +
-# FSST) takes 6.3 MB, and compresses them in 0.07 s instead of 0.1 at the checkpoint that
-# follows a run.
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 
