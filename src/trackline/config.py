@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="off: batch runs opt their process out of transparent huge pages (Linux; "
         "about 10% faster where the system says 'always'); system: leave the system's setting",
     )
+    ndjson_fast_read: bool = Field(
+        default=True,
+        description="Let DuckDB parse plain local NDJSON files itself when they read the same "
+        "(no blank lines, no BOM; see trackline/sources/ndjson_fast.py); false: always the "
+        "general reader",
+    )
     future_tolerance_seconds: int = Field(
         default=300, ge=0, description="Clock skew allowed before a time counts as in the future"
     )

@@ -447,12 +447,13 @@ def test_the_first_file_is_checked_while_the_inputs_are_hashed(
     hash_all = LocalEngine._hash_all
     seen_while_hashing: list[bool] = []
 
-    def slow_hash(self: LocalEngine, files: Any) -> Any:
+    def slow_hash(self: LocalEngine, files: Any, fast: bool) -> Any:
         seen_while_hashing.append(read.wait(timeout=10))
-        return hash_all(self, files)
+        return hash_all(self, files, fast)
 
     monkeypatch.setattr(local, "read_batches", read_batches)
     monkeypatch.setattr(LocalEngine, "_hash_all", slow_hash)
+    settings.ndjson_fast_read = False  # the general reader is the one watched here
     result = LocalEngine(settings).ingest([str(nd)], "listening_events")
     assert seen_while_hashing == [True]
     assert result.manifest.counts.valid == 50
@@ -464,3 +465,74 @@ def test_the_first_file_is_checked_while_the_inputs_are_hashed(
 def test_no_input_files_is_a_usage_error(settings: Settings) -> None:
     with pytest.raises(UsageError, match="no input files"):
         LocalEngine(settings).ingest([], "listening_events")
+
+
+def _outcome(settings: Settings, run_id: str) -> tuple[Any, ...]:
+    rows = table_rows(
+        settings,
+        "SELECT * EXCLUDE (ingestion_time, run_id, _source_file) FROM listening_events "
+        "ORDER BY _source_line",
+    )
+    rejected = table_rows(
+        settings,
+        f"SELECT record, reasons, detail, source_line FROM meta.rejected WHERE run_id = "
+        f"'{run_id}' ORDER BY source_line",
+    )
+    return rows, rejected
+
+
+def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's read_json path: same rows, same rejected text, reasons and lines."""
+    from trackline.contracts.kernel import Kernel
+
+    lines: list[Any] = [event(i) for i in range(30)]
+    lines[3] = '{"event_id": "x", bad json'
+    lines[5] = "[1, 2]"
+    lines[7] = "{}"
+    lines[9] = '{"other": 1}'
+    lines[11] = event(0)  # a repeat
+    lines[13] = event(13, position_ms="abc")
+    lines[15] = json.dumps(event(15)) + " trailing"
+    lines[17] = "null"
+    nd = tmp_path / "ev.ndjson"
+    nd.write_bytes(
+        "".join((r if isinstance(r, str) else json.dumps(r)) + "\r\n" for r in lines).encode()
+        + b'{"event_id": "\xff"}\n'
+    )
+    used: list[str] = []
+    file_program = Kernel.file_program
+    monkeypatch.setattr(
+        Kernel, "file_program", lambda self, p: used.append(p) or file_program(self, p)
+    )
+    outcomes = []
+    for fast in (True, False):
+        settings = Settings.load(home=tmp_path / f"home-{fast}")
+        settings.ndjson_fast_read = fast
+        result = LocalEngine(settings).ingest([str(nd)], "listening_events", now=NOW)
+        outcomes.append(
+            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
+        )
+    assert used == [str(nd)]  # the first run read fast, the second did not
+    assert outcomes[0] == outcomes[1]
+    counts, (_, rejected) = outcomes[0]
+    assert counts["rejected"] == 8 and counts["duplicates"] == 1
+    assert {r[3] for r in rejected} == {4, 6, 8, 10, 14, 16, 18, 31}
+
+
+def test_a_fast_read_that_disagrees_is_read_again_in_full(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackline.sources.ndjson_fast import LineScan
+
+    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(20)] + ["{bad"])
+    monkeypatch.setattr(LineScan, "lines", property(lambda self: self.newlines + 1))
+    result = LocalEngine(settings).ingest([str(nd)], "listening_events", now=NOW)
+    c = result.manifest.counts
+    assert (c.valid, c.rejected) == (20, 1)
+    assert table_rows(settings, "SELECT status, count(*) FROM meta.runs GROUP BY 1") == [
+        ("done", 1)
+    ]
+    curated = Lake(settings.lake).path("curated", "listening_events")
+    assert ds.dataset(curated, format="parquet", partitioning="hive").count_rows() == 20

@@ -49,6 +49,7 @@ TS_RE = (
     r" ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 )
 
+UNPARSED = "unparsed: checked again from the text"  # `_detail` of a row read_json could not parse
 META_COLUMNS = ("_raw", "_source_file", "_source_line", "_malformed")
 REJECTED_SCHEMA = pa.schema(
     [
@@ -123,7 +124,17 @@ class Kernel:
             self._cache[schema] = program
         return program
 
-    def _compile(self, schema: pa.Schema) -> Program:
+    def file_program(self, path: str) -> Program:
+        """The program over an NDJSON file that DuckDB reads itself (`read_json`), instead of
+        the relation `input` (see trackline/sources/ndjson_fast.py for when it reads the same).
+
+        Each row is one line, numbered by its position (`_source_line`); `_record` is not
+        read (NULL) and a line DuckDB could not parse into an object has every field NULL:
+        it is rejected with `_detail` = `UNPARSED`, for the caller to check its text again.
+        """
+        return self._compile(pa.schema([("_raw", pa.string())]), json_file=path)
+
+    def _compile(self, schema: pa.Schema, *, json_file: str | None = None) -> Program:
         c = self.contract
         names = set(schema.names)
         # json shape: only the raw text (and meta columns); anything else is a column input
@@ -138,12 +149,7 @@ class Kernel:
             # than a list of paths: struct fields are read without copying). Valid JSON whose
             # first non-blank character is `{` is an object: no third parse needed to say so.
             shape = json.dumps({f: "VARCHAR" for f in c.fields})
-            detail = (
-                f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
-                "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
-                f"WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^{WS_RE}[{{]') "
-                "THEN 'not a JSON object' END"
-            )
+            detail = _json_detail(malformed)
             src = f"SELECT {', '.join(meta)}, _raw AS _record, {detail} AS _detail FROM input"
             ext = (
                 "SELECT *, CASE WHEN _detail IS NULL THEN json_transform(_record, "
@@ -156,6 +162,8 @@ class Kernel:
                 "FROM ext)"
             )
             raw_types: dict[str, pa.DataType] = {f: pa.string() for f in c.fields}
+            if json_file is not None:
+                raw_cte = _read_json_cte(c, json_file)
         else:
             record_cols = [n for n in schema.names if not n.startswith("_")]
             record = (
@@ -254,6 +262,19 @@ class Kernel:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def json_problems(self, raw: pa.Array, malformed: pa.Array) -> pa.Array:
+        """Why each JSON text is not an object (NULL where it is one), as the json-shape
+        program says it: `malformed` (a reader's reason) first, then invalid JSON, then
+        valid JSON that is not an object. A small query, for the few lines read_json refused.
+        """
+        con = self.connection
+        con.register("_texts", pa.table({"_raw": raw, "_malformed": malformed}))
+        try:
+            out = duck.fetch_table(con, f"SELECT {_json_detail('_malformed')} AS d FROM _texts")
+        finally:
+            con.unregister("_texts")
+        return out.column("d").combine_chunks()
 
     def derived_types(self, schema: pa.Schema) -> dict[str, str]:
         """DuckDB types of the derived columns for inputs of this schema (for table DDL)."""
@@ -363,6 +384,32 @@ def new_connection(
     con = duck.connect(threads=threads, memory_limit=memory_limit)
     con.execute("SET disabled_optimizers = 'in_clause'")
     return con
+
+
+def _json_detail(malformed: str) -> str:
+    """Why a JSON text `_raw` is malformed (NULL when it is an object). Valid JSON whose
+    first non-blank character is `{` is an object: no second parse needed to say so."""
+    return (
+        f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
+        "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
+        f"WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^{WS_RE}[{{]') "
+        "THEN 'not a JSON object' END"
+    )
+
+
+def _read_json_cte(c: Contract, path: str) -> str:
+    """The `raw` relation from DuckDB's own NDJSON reader: every field as text, one row per
+    line (a line it cannot parse is a row of NULLs, which `ignore_errors` keeps in place)."""
+    columns = "{" + ", ".join(f"{literal(f)}: 'VARCHAR'" for f in c.fields) + "}"
+    unparsed = " AND ".join(f"{ident(f)} IS NULL" for f in c.fields) or "true"
+    values = ", ".join(f"{ident(f)} AS {ident('r__' + f)}" for f in c.fields)
+    return (
+        "raw AS (SELECT CAST(NULL AS VARCHAR) AS _source_file, "
+        "CAST(ordinality AS BIGINT) AS _source_line, CAST(NULL AS VARCHAR) AS _record, "
+        f"CASE WHEN {unparsed} THEN {literal(UNPARSED)} END AS _detail, {values} "
+        f"FROM read_json({literal(path)}, format = 'newline_delimited', records = true, "
+        f"ignore_errors = true, columns = {columns}) WITH ORDINALITY)"
+    )
 
 
 def _trim(v: str) -> str:

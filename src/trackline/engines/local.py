@@ -21,11 +21,12 @@ import uuid
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import fsspec
 import numpy as np
 import pyarrow as pa
@@ -34,7 +35,14 @@ import pyarrow.parquet as pq
 
 from trackline import __version__, duck, hugepages
 from trackline.config import Settings
-from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, ident, literal
+from trackline.contracts.kernel import (
+    REJECTED_SCHEMA,
+    UNPARSED,
+    Kernel,
+    count_reasons,
+    ident,
+    literal,
+)
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
 from trackline.engines.curated import CuratedSink, partition_alias
@@ -48,8 +56,10 @@ from trackline.progress import NullReporter, Reporter
 from trackline.quality.profile import profile
 from trackline.quality.render import render_html, render_markdown
 from trackline.quality.slices import slice_report
+from trackline.sources import ndjson_fast
 from trackline.sources.base import InputFile
-from trackline.sources.files import expand, read_batches
+from trackline.sources.files import LINES_SCHEMA, expand, read_batches
+from trackline.sources.ndjson_fast import LinePicker, LineScan
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger("trackline.engine")
@@ -117,6 +127,22 @@ class LocalEngine:
         force: bool = False,
         now: datetime | None = None,
     ) -> RunResult:
+        fast = self.settings.ndjson_fast_read
+        try:
+            return self._ingest(paths, dataset, force=force, now=now, fast=fast)
+        except _Realign as exc:  # nothing was committed: read everything the general way
+            log.warning("ndjson.fast_read_abandoned reason=%s: reading again in full", exc)
+            return self._ingest(paths, dataset, force=force, now=now, fast=False)
+
+    def _ingest(
+        self,
+        paths: Sequence[str],
+        dataset: str,
+        *,
+        force: bool,
+        now: datetime | None,
+        fast: bool,
+    ) -> RunResult:
         contract = self.contracts.get(dataset)
         files = expand(paths)
         if not files:
@@ -139,9 +165,11 @@ class LocalEngine:
                 _timed(timings, "hash"),
                 ThreadPoolExecutor(1, thread_name_prefix="trackline-hash") as pool,
             ):
-                hashing = pool.submit(self._hash_all, files)
-                checked = first.enter_context(self._checking(kernel, files[0], started))
-                hashes = hashing.result()
+                hashing = pool.submit(self._hash_all, files, fast)
+                checked = first.enter_context(
+                    self._checking(kernel, files[0], started, fast and self._fast(files[0]))
+                )
+                hashes, scans = hashing.result()
             manifest = self._manifest(dataset, contract, files, hashes, started, force=force)
             wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
             try:
@@ -154,7 +182,9 @@ class LocalEngine:
                     dataset,
                     len(files),
                 )
-                return self._run(wh, kernel, (first, checked), contract, files, manifest, timings)
+                return self._run(
+                    wh, kernel, (first, checked), contract, files, scans, manifest, timings
+                )
             finally:
                 wh.close()
         finally:
@@ -207,6 +237,7 @@ class LocalEngine:
         first: tuple[ExitStack, _Checked],
         contract: Contract,
         files: list[InputFile],
+        scans: list[LineScan | None],
         manifest: Manifest,
         timings: dict[str, float],
     ) -> RunResult:
@@ -243,7 +274,9 @@ class LocalEngine:
                 _timed(timings, "validate"),
                 self.reporter.task("validating and loading records") as task,
                 _RejectedSink(self.lake, rejected_path) as rejected,
-                closing(self._each_checked(kernel, files, first, manifest.started_at)) as each,
+                closing(
+                    self._each_checked(kernel, files, scans, first, manifest.started_at)
+                ) as each,
             ):
                 for checked in each:
                     self._load_file(
@@ -263,7 +296,11 @@ class LocalEngine:
             )
         except BaseException as exc:
             con.execute("ROLLBACK")
-            self._record_failure(wh, manifest, exc)
+            if isinstance(exc, _Realign):  # run again at once: no failure to record
+                curated.abort()
+                curated.discard()
+            else:
+                self._record_failure(wh, manifest, exc)
             raise
         finally:
             curated.abort()
@@ -291,20 +328,33 @@ class LocalEngine:
         self,
         kernel: Kernel,
         files: list[InputFile],
+        scans: list[LineScan | None],
         first: tuple[ExitStack, _Checked],
         now: datetime,
     ) -> Generator[_Checked]:
         """Each file's checked batches in turn (the first one's already started); a file's
-        stream is closed before the next one opens (the kernel runs one query at a time)."""
+        stream is closed before the next one opens (the kernel runs one query at a time).
+
+        The first file was started on the fast read before its hash pass could say whether
+        the file reads the same that way; if not, it starts again on the general reader
+        (nothing of it was loaded yet).
+        """
         stack, checked = first
         with stack:
-            yield checked
-        for f in files[1:]:
-            with self._checking(kernel, f, now) as checked:
+            restart = checked.fast and not _reads_fast(scans[0])
+            if not restart:
+                yield _with_lines(checked, scans[0])
+        if restart:
+            with self._checking(kernel, files[0], now) as checked:
                 yield checked
+        for f, scan in zip(files[1:], scans[1:], strict=True):
+            with self._checking(kernel, f, now, fast=_reads_fast(scan)) as checked:
+                yield _with_lines(checked, scan)
 
     @contextmanager
-    def _checking(self, kernel: Kernel, f: InputFile, now: datetime) -> Iterator[_Checked]:
+    def _checking(
+        self, kernel: Kernel, f: InputFile, now: datetime, fast: bool = False
+    ) -> Iterator[_Checked]:
         """Start checking a file: the kernel's output, produced a few batches ahead on its
         own threads from the moment this is entered.
 
@@ -314,9 +364,9 @@ class LocalEngine:
         million rows to carry through the kernel and into the table).
         """
         contract = kernel.contract
-        reader = read_batches(f, self.settings.batch_rows)
-        kernel_schema = _without_source(reader.schema)
-        program = kernel.compile(kernel_schema)
+        reader = None if fast else read_batches(f, self.settings.batch_rows)
+        kernel_schema = _without_source(LINES_SCHEMA if reader is None else reader.schema)
+        program = kernel.file_program(f.uri) if fast else kernel.compile(kernel_schema)
         derived = kernel.derived_types(kernel_schema)  # before the stream holds the kernel
         kcon = kernel.connection
         parts = "".join(
@@ -327,16 +377,19 @@ class LocalEngine:
             f"SELECT * EXCLUDE (_source_file), {self._key_hash(contract)} AS _key_hash{parts} "
             f"FROM ({program.sql})"
         )
-        inputs = (_without_source(batch) for batch in reader)
-        kcon.register("input", pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs)))
+        if reader is not None:
+            inputs = (_without_source(batch) for batch in reader)
+            source = pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs))
+            kcon.register("input", source)
         try:
             with (
                 duck.stream(kcon, sql, {"now": now}, self.settings.batch_rows) as stream,
                 Prefetcher(stream) as batches,
             ):
-                yield _Checked(f.uri, derived, stream.schema, batches)
+                yield _Checked(f.uri, derived, stream.schema, batches, fast=fast)
         finally:
-            kcon.unregister("input")
+            if reader is not None:
+                kcon.unregister("input")
 
     def _load_file(
         self,
@@ -367,15 +420,32 @@ class LocalEngine:
         )
         out_cols = [*contract.output_columns, *LINEAGE]
 
+        text = (
+            _FastText(contract, self.settings, source, manifest.started_at)
+            if checked.fast
+            else None
+        )
+        rows = 0
+        realign: list[_Realign] = []  # raised inside DuckDB's scan, which would reword it
+
         def tee() -> Iterator[pa.RecordBatch]:
             """Mark each batch's rows to load (`_keep`); copy out the rejected ones and the
             repeated keys, which are few."""
-            for batch in checked.batches:
+            nonlocal rows
+            for batch in _realigning(checked, realign):
+                rows += batch.num_rows
                 counts.input += batch.num_rows
                 task.advance(batch.num_rows)
                 valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
                 if not pc.all(valid).as_py():
-                    rejected.write(batch.filter(pc.invert(valid)), source)
+                    bad = batch.filter(pc.invert(valid))
+                    if text is not None:
+                        try:
+                            bad = text.complete(bad)
+                        except _Realign as exc:
+                            realign.append(exc)
+                            raise
+                    rejected.write(bad, source)
                 keep = dedup.keep(batch, valid, source)
                 curated.write(batch, keep)
                 yield batch.append_column("_keep", keep)
@@ -401,8 +471,16 @@ class LocalEngine:
                 f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
                 {"now": manifest.started_at, "run_id": manifest.run_id, "source_file": source},
             ).fetchone()
+        except Exception:
+            if realign:
+                raise realign[0] from None
+            raise
         finally:
             wh.con.unregister("checked_rows")
+            if text is not None:
+                text.close()
+        if checked.fast and rows != checked.lines:
+            raise _Realign(f"{rows} rows read from {checked.lines} lines")
         dedup.loaded(int(row[0]) if row else 0)
 
     @staticmethod
@@ -650,18 +728,33 @@ class LocalEngine:
         """A step under a share of the warehouse's memory limit (see the constants)."""
         return duck.memory_share(con, self.settings.duckdb_memory_limit, fraction)
 
-    def _hash_all(self, files: list[InputFile]) -> list[tuple[str, int]]:
-        """Every input's hash and size; several files at once (hashing releases the GIL)."""
-        if len(files) < 2:
-            return [self._hash(f) for f in files]
-        workers = min(len(files), self.settings.duckdb_threads or os.cpu_count() or 1)
-        with ThreadPoolExecutor(workers, thread_name_prefix="trackline-hash") as pool:
-            return list(pool.map(self._hash, files))
+    def _hash_all(
+        self, files: list[InputFile], fast: bool
+    ) -> tuple[list[tuple[str, int]], list[LineScan | None]]:
+        """Every input's hash and size, several files at once (hashing releases the GIL);
+        and, for a file that may take the fast read, what the same pass saw of its lines."""
 
-    def _hash(self, f: InputFile) -> tuple[str, int]:
+        def one(f: InputFile) -> tuple[str, int, LineScan | None]:
+            scan = LineScan() if fast and self._fast(f) else None
+            digest, size = self._hash(f, scan)
+            return digest, size, scan
+
+        if len(files) < 2:
+            done = [one(f) for f in files]
+        else:
+            workers = min(len(files), self.settings.duckdb_threads or os.cpu_count() or 1)
+            with ThreadPoolExecutor(workers, thread_name_prefix="trackline-hash") as pool:
+                done = list(pool.map(one, files))
+        return [(h, n) for h, n, _ in done], [s for _, _, s in done]
+
+    @staticmethod
+    def _fast(f: InputFile) -> bool:
+        return ndjson_fast.eligible(f)
+
+    def _hash(self, f: InputFile, scan: LineScan | None = None) -> tuple[str, int]:
         fs, path = fsspec.core.url_to_fs(f.uri)
         with fs.open(path, "rb") as fh:
-            return sha256_stream(fh)
+            return sha256_stream(fh, copy_to=scan)
 
     def _previous(self, wh: DuckDBWarehouse, run_id: str) -> RunResult | None:
         row = wh.con.execute(
@@ -779,6 +872,103 @@ class _Checked:
     derived_types: dict[str, str]
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]
+    fast: bool = False  # read by DuckDB (`Kernel.file_program`): rejected rows lack their text
+    lines: int = 0  # for a fast read: the file's lines, which must be its rows
+
+
+def _reads_fast(scan: LineScan | None) -> bool:
+    return scan is not None and scan.fast and scan.size > 0
+
+
+def _with_lines(checked: _Checked, scan: LineScan | None) -> _Checked:
+    return replace(checked, lines=scan.lines) if checked.fast and scan is not None else checked
+
+
+class _Realign(Exception):
+    """A fast read turned out not to match the general reader: read the run again."""
+
+
+def _realigning(checked: _Checked, realign: list[_Realign]) -> Iterator[pa.RecordBatch]:
+    """A file's checked batches; on a fast read, DuckDB failing to read the file (rather than
+    a line of it) means the general reader should have it."""
+    try:
+        yield from checked.batches
+    except duckdb.Error as exc:
+        if not checked.fast:
+            raise
+        realign.append(_Realign(f"DuckDB could not read the file: {exc}"))
+        raise realign[-1] from None
+
+
+class _FastText:
+    """Completes the rejected rows of a file read by DuckDB (`Kernel.file_program`): each
+    one's text as received, and for a line DuckDB could not parse, the general kernel's
+    reasons for it (malformed, not an object, or an object with none of the fields)."""
+
+    def __init__(self, contract: Contract, settings: Settings, uri: str, now: datetime) -> None:
+        self.contract, self.settings, self.now = contract, settings, now
+        self.picker = LinePicker(uri)
+        self._kernel: Kernel | None = None
+
+    def complete(self, bad: pa.RecordBatch) -> pa.RecordBatch:
+        lines = bad.column("_source_line").to_pylist()
+        try:
+            texts, malformed = self.picker.take(lines)
+        except LookupError as exc:
+            raise _Realign(str(exc)) from None
+        errors = bad.column("_errors")
+        detail = bad.column("_detail")
+        unparsed = pc.fill_null(pc.equal(detail, UNPARSED), False).to_numpy(zero_copy_only=False)
+        if any(m is not None for m, u in zip(malformed, unparsed, strict=True) if not u):
+            raise _Realign("a line DuckDB parsed is not UTF-8")
+        again = np.flatnonzero(unparsed).tolist()
+        if again:
+            # Almost always malformed: one small query says why. A JSON object with none of
+            # the fields (rare) goes through the whole program, for its exact reasons.
+            raw = pa.array([texts[i] for i in again], pa.string())
+            problems = self.kernel.json_problems(
+                raw, pa.array([malformed[i] for i in again], pa.string())
+            ).to_pylist()
+            reasons, details = errors.to_pylist(), detail.to_pylist()
+            objects = [j for j, p in enumerate(problems) if p is None]
+            for i, problem in zip(again, problems, strict=True):
+                reasons[i], details[i] = ["malformed"], problem
+            if objects:
+                result = self.kernel.run(
+                    pa.table({"_raw": raw.take(objects)}), now=self.now, dedup=False
+                )
+                if result.valid.num_rows:
+                    raise _Realign("a line DuckDB could not parse is a valid record")
+                for j, r, d in zip(
+                    objects,
+                    result.rejected.column("reasons").to_pylist(),
+                    result.rejected.column("detail").to_pylist(),
+                    strict=True,
+                ):
+                    reasons[again[j]], details[again[j]] = r, d
+            errors = pa.array(reasons, errors.type)
+            detail = pa.array(details, pa.string())
+        names = bad.schema.names
+        columns = list(bad.columns)
+        columns[names.index("_record")] = pa.array(texts, pa.string())
+        columns[names.index("_errors")] = errors
+        columns[names.index("_detail")] = detail
+        return pa.RecordBatch.from_arrays(columns, schema=bad.schema)
+
+    @property
+    def kernel(self) -> Kernel:
+        if self._kernel is None:
+            self._kernel = Kernel(
+                self.contract,
+                future_tolerance_seconds=self.settings.future_tolerance_seconds,
+                threads=1,
+            )
+        return self._kernel
+
+    def close(self) -> None:
+        self.picker.close()
+        if self._kernel is not None:
+            self._kernel.close()
 
 
 class _RejectedSink:

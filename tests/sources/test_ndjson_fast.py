@@ -1,0 +1,66 @@
+"""The fast NDJSON read's two helpers: the line scan (fed by the hash) and the line picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trackline.sources.files import BAD_ENCODING
+from trackline.sources.ndjson_fast import LinePicker, LineScan
+
+
+def scan(data: bytes, chunk: int = 3) -> LineScan:
+    s = LineScan()
+    for i in range(0, len(data), chunk):
+        s.write(memoryview(data)[i : i + chunk])
+    return s
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_a_plain_file_reads_fast_and_its_lines_are_counted(chunk: int) -> None:
+    data = b'{"a":1}\n{"a":2}\r\n{"a":3}'
+    s = scan(data, chunk)
+    assert s.fast and s.lines == 3
+    assert scan(data + b"\n", chunk).lines == 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1}\n\n{"a":2}\n',  # empty line
+        b'{"a":1}\n  \n{"a":2}\n',  # blank line
+        b'{"a":1}\n\r\n',  # CRLF blank line
+        b'\n{"a":1}\n',  # blank first line
+        b'{"a":1}\n \t',  # blank last line, no newline
+        b'{"a":1}\n {"a":2}\n',  # a record after a blank: conservative
+        b'\xef\xbb\xbf{"a":1}\n',  # byte-order mark
+        b'{"a":1}\n\x0b{"a":2}\n',  # vertical tab (DuckDB skips it, JSON does not)
+        b'{"a":"\x0c"}\n',  # form feed
+        b"",  # empty file
+    ],
+)
+def test_files_duckdb_could_read_differently_take_the_general_path(data: bytes) -> None:
+    for chunk in (1, 4, 1 << 20):
+        assert not scan(data, chunk).fast
+
+
+def test_the_picker_reads_chosen_lines_in_order_across_blocks(tmp_path: Path) -> None:
+    lines = [f'{{"n":{i}}}'.encode() for i in range(1, 40)]
+    lines[9] = b'{"n":"\xff"}'  # not UTF-8
+    lines[19] += b"\r"  # CRLF
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(b"\n".join(lines))  # the last line has no newline
+    picker = LinePicker(str(path), block_bytes=16)
+    texts, reasons = picker.take([1, 10, 20])
+    assert texts == ['{"n":1}', '{"n":"\ufffd"}', '{"n":20}']
+    assert reasons == [None, BAD_ENCODING, None]
+    assert picker.take([21, 39]) == (['{"n":21}', '{"n":39}'], [None, None])
+    with pytest.raises(LookupError, match="past the end"):
+        picker.take([40])
+    picker.close()
+    picker = LinePicker(str(path), block_bytes=16)
+    picker.take([30])
+    with pytest.raises(LookupError, match="after line"):
+        picker.take([5])
+    picker.close()
