@@ -604,21 +604,6 @@ class LocalEngine:
         manifest.counts = counts
         run_rows = f"(SELECT * FROM {table} WHERE run_id = $run_id)"
         outputs: dict[str, list[StoredFile]] = {"rejected": [rejected_file]}
-        # The curated writer drained its last rows while the repeats were settled and the
-        # rejected rows loaded; wait for it before the reports, which need the memory.
-        with _timed(timings, "curated"):
-            curated.finish()
-        if curated.usable and dedup.exact:
-            outputs["curated"] = curated.files
-        else:  # the rows kept on the way are not exactly the rows loaded: export those
-            log.info("curated.table_route run_id=%s", run_id)
-            with (
-                self._memory_share(con, EXPORT_MEMORY_SHARE),
-                _timed(timings, "curated"),
-                self.reporter.task("writing curated Parquet"),
-            ):
-                curated.discard()
-                outputs["curated"] = self._write_curated(con, contract, table, run_id)
         with self._memory_share(con, EXPORT_MEMORY_SHARE), _timed(timings, "reports"):
             params = {"run_id": run_id}
             quality = profile(
@@ -658,6 +643,21 @@ class LocalEngine:
                     "INSERT INTO meta.reports VALUES ($run_id, $dataset, $kind, $body)",
                     {"run_id": run_id, "dataset": dataset, "kind": kind, "body": _json(body)},
                 )
+        # The curated writer drains its last rows while the repeats are settled, the rejected
+        # rows loaded and the reports made (one core each: the tail of a run is short of work).
+        with _timed(timings, "curated"):
+            curated.finish()
+        if curated.usable and dedup.exact:
+            outputs["curated"] = curated.files
+        else:  # the rows kept on the way are not exactly the rows loaded: export those
+            log.info("curated.table_route run_id=%s", run_id)
+            with (
+                self._memory_share(con, EXPORT_MEMORY_SHARE),
+                _timed(timings, "curated"),
+                self.reporter.task("writing curated Parquet"),
+            ):
+                curated.discard()
+                outputs["curated"] = self._write_curated(con, contract, table, run_id)
         outputs = {k: outputs[k] for k in ("rejected", "curated", "reports")}
         manifest.outputs = {
             k: [
