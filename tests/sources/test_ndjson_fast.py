@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from trackline.sources import ndjson_fast
 from trackline.sources.files import BAD_ENCODING
 from trackline.sources.ndjson_fast import LinePicker, LineScan
 
@@ -45,22 +46,27 @@ def test_files_duckdb_could_read_differently_take_the_general_path(data: bytes) 
         assert not scan(data, chunk).fast
 
 
-def test_the_picker_reads_chosen_lines_in_order_across_blocks(tmp_path: Path) -> None:
+def test_the_picker_reads_chosen_lines_by_the_spooled_line_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = [f'{{"n":{i}}}'.encode() for i in range(1, 40)]
     lines[9] = b'{"n":"\xff"}'  # not UTF-8
     lines[19] += b"\r"  # CRLF
+    lines[29] = b'{"n":"' + b"x" * 40 + b'"}'  # over the (shrunk) line limit
     path = tmp_path / "f.ndjson"
     path.write_bytes(b"\n".join(lines))  # the last line has no newline
-    picker = LinePicker(str(path), block_bytes=16)
-    texts, reasons = picker.take([1, 10, 20])
-    assert texts == ['{"n":1}', '{"n":"\ufffd"}', '{"n":20}']
-    assert reasons == [None, BAD_ENCODING, None]
-    assert picker.take([21, 39]) == (['{"n":21}', '{"n":39}'], [None, None])
-    with pytest.raises(LookupError, match="past the end"):
-        picker.take([40])
+    monkeypatch.setattr(ndjson_fast, "MAX_LINE_BYTES", 30)
+    monkeypatch.setattr(ndjson_fast, "RAW_TEXT_LIMIT", 8)
+    s = scan(path.read_bytes(), chunk=7)
+    assert s.fast and s.lines == 39
+    picker = LinePicker(str(path), s)
+    texts, reasons = picker.take([1, 10, 20, 30])
+    assert texts == ['{"n":1}', '{"n":"\ufffd"}', '{"n":20}', '{"n":"xx']
+    assert reasons == [None, BAD_ENCODING, None, "line longer than 30 bytes"]
+    assert picker.take([2, 39]) == (['{"n":2}', '{"n":39}'], [None, None])
+    assert picker.take([]) == ([], [])
+    for bad in ([40], [0], [5, 3]):
+        with pytest.raises(LookupError):
+            picker.take(bad)
     picker.close()
-    picker = LinePicker(str(path), block_bytes=16)
-    picker.take([30])
-    with pytest.raises(LookupError, match="after line"):
-        picker.take([5])
-    picker.close()
+    s.close()

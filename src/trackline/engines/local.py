@@ -159,6 +159,7 @@ class LocalEngine:
             memory_limit=self.settings.duckdb_memory_limit,
         )
         first = ExitStack()  # the first file's checking, closed once that file is loaded
+        spools = ExitStack()
         try:
             # The run id needs every input's hash, the kernel does not: the first file is
             # checked (a bounded few batches ahead) while one core hashes the inputs, instead
@@ -172,6 +173,9 @@ class LocalEngine:
                     self._checking(kernel, files[0], started, fast and self._fast(files[0]))
                 )
                 hashes, scans = hashing.result()
+                for scan in scans:  # their line-end spools go with the run
+                    if scan is not None:
+                        spools.callback(scan.close)
             manifest = self._manifest(dataset, contract, files, hashes, started, force=force)
             wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
             try:
@@ -191,6 +195,7 @@ class LocalEngine:
                 wh.close()
         finally:
             first.close()  # before the kernel: its stream reads from the kernel's connection
+            spools.close()
             kernel.close()
 
     def _manifest(
@@ -423,8 +428,8 @@ class LocalEngine:
         out_cols = [*contract.output_columns, *LINEAGE]
 
         text = (
-            _FastText(contract, self.settings, source, manifest.started_at)
-            if checked.fast
+            _FastText(contract, self.settings, source, checked.scan, manifest.started_at)
+            if checked.fast and checked.scan is not None
             else None
         )
         rows = 0
@@ -481,8 +486,8 @@ class LocalEngine:
             wh.con.unregister("checked_rows")
             if text is not None:
                 text.close()
-        if checked.fast and rows != checked.lines:
-            raise _Realign(f"{rows} rows read from {checked.lines} lines")
+        if checked.scan is not None and rows != checked.scan.lines:
+            raise _Realign(f"{rows} rows read from {checked.scan.lines} lines")
         dedup.loaded(int(row[0]) if row else 0)
 
     @staticmethod
@@ -589,7 +594,11 @@ class LocalEngine:
         con = wh.con
         run_id, dataset = manifest.run_id, manifest.dataset
         table = f"main.{ident(contract.name)}"
-        with _timed(timings, "rejected"), self.lake.fs.open(rejected_file.path, "rb") as fh:
+        with (
+            self._memory_share(con, LOAD_MEMORY_SHARE),  # the 5M-event peak under the full limit
+            _timed(timings, "rejected"),
+            self.lake.fs.open(rejected_file.path, "rb") as fh,
+        ):
             pf = pq.ParquetFile(fh)
             rows = pa.RecordBatchReader.from_batches(
                 pf.schema_arrow, pf.iter_batches(self.settings.batch_rows)
@@ -875,7 +884,7 @@ class _Checked:
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]
     fast: bool = False  # read by DuckDB (`Kernel.file_program`): rejected rows lack their text
-    lines: int = 0  # for a fast read: the file's lines, which must be its rows
+    scan: LineScan | None = None  # for a fast read: the file's lines, which must be its rows
 
 
 def _reads_fast(scan: LineScan | None) -> bool:
@@ -883,7 +892,7 @@ def _reads_fast(scan: LineScan | None) -> bool:
 
 
 def _with_lines(checked: _Checked, scan: LineScan | None) -> _Checked:
-    return replace(checked, lines=scan.lines) if checked.fast and scan is not None else checked
+    return replace(checked, scan=scan) if checked.fast else checked
 
 
 class _Realign(Exception):
@@ -907,9 +916,11 @@ class _FastText:
     one's text as received, and for a line DuckDB could not parse, the general kernel's
     reasons for it (malformed, not an object, or an object with none of the fields)."""
 
-    def __init__(self, contract: Contract, settings: Settings, uri: str, now: datetime) -> None:
+    def __init__(
+        self, contract: Contract, settings: Settings, uri: str, scan: LineScan, now: datetime
+    ) -> None:
         self.contract, self.settings, self.now = contract, settings, now
-        self.picker = LinePicker(uri)
+        self.picker = LinePicker(uri, scan)
         self._kernel: Kernel | None = None
 
     def complete(self, bad: pa.RecordBatch) -> pa.RecordBatch:
