@@ -10,9 +10,10 @@ rows need, and a line number, which is its row number only when no line is blank
 So the fast read is taken only for a file that reads the same both ways, which the hash pass
 already reading every byte finds out (`LineScan`): no byte-order mark, no blank line (DuckDB
 skips those) and no vertical tab or form feed (DuckDB skips them around a record; JSON allows
-neither anywhere). A row DuckDB could not parse has every field NULL; the engine then re-checks
-that line's text with the general kernel, so its reason is the general path's. The text of
-rejected lines is read back by `LinePicker`, in line order, one pass along the file. Where the
+neither anywhere). The same pass spools where each line ends (8 bytes a line, to a temporary
+file), so `LinePicker` reads a rejected line's text at its offsets. A row DuckDB could not parse
+has every field NULL; the engine then asks the kernel why from that line's text
+(`Kernel.json_problems`), so its reason is the general path's. Where the
 two reads could still disagree (a line DuckDB refused that the general kernel accepts, or a
 row count that is not the file's line count) the engine runs the whole input again on the
 general path: nothing is committed before that check.
