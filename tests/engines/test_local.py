@@ -536,3 +536,36 @@ def test_a_fast_read_that_disagrees_is_read_again_in_full(
     ]
     curated = Lake(settings.lake).path("curated", "listening_events")
     assert ds.dataset(curated, format="parquet", partitioning="hive").count_rows() == 20
+
+
+def test_files_that_read_differently_take_the_general_path_in_the_same_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blank line (DuckDB skips it) sends its file to the general reader, even the first
+    file, which starts on the fast read while it is hashed; the other files stay fast."""
+    from trackline.contracts.kernel import Kernel
+
+    blank = tmp_path / "a_blank.ndjson"
+    blank.write_text(
+        json.dumps(event(1)) + "\n\n" + json.dumps(event(2)) + "\n{bad\n" + json.dumps(event(3))
+    )
+    clean = write_ndjson(tmp_path / "b_clean.ndjson", [event(i) for i in range(4, 9)] + ["[]"])
+    used: list[str] = []
+    file_program = Kernel.file_program
+    monkeypatch.setattr(
+        Kernel, "file_program", lambda self, p: used.append(p) or file_program(self, p)
+    )
+    outcomes = []
+    for fast in (True, False):
+        settings = Settings.load(home=tmp_path / f"home-{fast}")
+        settings.ndjson_fast_read = fast
+        result = LocalEngine(settings).ingest([str(blank), str(clean)], "listening_events", now=NOW)
+        outcomes.append(
+            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
+        )
+    assert used == [str(blank), str(clean)]  # the first was started fast, then restarted
+    assert outcomes[0] == outcomes[1]
+    counts, (rows, rejected) = outcomes[0]
+    assert (counts["valid"], counts["rejected"]) == (8, 2)
+    assert [r[3] for r in rejected] == [4, 6]  # physical lines: the blank one counts
+    assert [r[-1] for r in rows] == sorted([1, 3, 5, 1, 2, 3, 4, 5])  # lines of both files

@@ -350,13 +350,13 @@ class LocalEngine:
         with stack:
             restart = checked.fast and not _reads_fast(scans[0])
             if not restart:
-                yield _with_lines(checked, scans[0])
+                yield _with_scan(checked, scans[0])
         if restart:
             with self._checking(kernel, files[0], now) as checked:
                 yield checked
         for f, scan in zip(files[1:], scans[1:], strict=True):
             with self._checking(kernel, f, now, fast=_reads_fast(scan)) as checked:
-                yield _with_lines(checked, scan)
+                yield _with_scan(checked, scan)
 
     @contextmanager
     def _checking(
@@ -891,7 +891,7 @@ def _reads_fast(scan: LineScan | None) -> bool:
     return scan is not None and scan.fast and scan.size > 0
 
 
-def _with_lines(checked: _Checked, scan: LineScan | None) -> _Checked:
+def _with_scan(checked: _Checked, scan: LineScan | None) -> _Checked:
     return replace(checked, scan=scan) if checked.fast else checked
 
 
