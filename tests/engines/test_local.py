@@ -481,12 +481,33 @@ def _outcome(settings: Settings, run_id: str) -> tuple[Any, ...]:
     return rows, rejected
 
 
+def _both_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paths: list[Path]
+) -> tuple[list[str], list[Any]]:
+    """Ingest `paths` with the fast read on, then off (fresh homes): the files DuckDB was
+    asked to read itself, and each run's counts, rows and rejected rows."""
+    from trackline.contracts.kernel import Kernel
+
+    used: list[str] = []
+    file_program = Kernel.file_program
+    monkeypatch.setattr(
+        Kernel, "file_program", lambda self, p: used.append(p) or file_program(self, p)
+    )
+    outcomes = []
+    for fast in (True, False):
+        settings = Settings.load(home=tmp_path / f"home-{fast}")
+        settings.ndjson_fast_read = fast
+        result = LocalEngine(settings).ingest([str(p) for p in paths], "listening_events", now=NOW)
+        outcomes.append(
+            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
+        )
+    return used, outcomes
+
+
 def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB's read_json path: same rows, same rejected text, reasons and lines."""
-    from trackline.contracts.kernel import Kernel
-
     lines: list[Any] = [event(i) for i in range(30)]
     lines[3] = '{"event_id": "x", bad json'
     lines[5] = "[1, 2]"
@@ -501,19 +522,7 @@ def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
         "".join((r if isinstance(r, str) else json.dumps(r)) + "\r\n" for r in lines).encode()
         + b'{"event_id": "\xff"}\n'
     )
-    used: list[str] = []
-    file_program = Kernel.file_program
-    monkeypatch.setattr(
-        Kernel, "file_program", lambda self, p: used.append(p) or file_program(self, p)
-    )
-    outcomes = []
-    for fast in (True, False):
-        settings = Settings.load(home=tmp_path / f"home-{fast}")
-        settings.ndjson_fast_read = fast
-        result = LocalEngine(settings).ingest([str(nd)], "listening_events", now=NOW)
-        outcomes.append(
-            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
-        )
+    used, outcomes = _both_reads(tmp_path, monkeypatch, [nd])
     assert used == [str(nd)]  # the first run read fast, the second did not
     assert outcomes[0] == outcomes[1]
     counts, (_, rejected) = outcomes[0]
@@ -543,26 +552,12 @@ def test_files_that_read_differently_take_the_general_path_in_the_same_run(
 ) -> None:
     """A blank line (DuckDB skips it) sends its file to the general reader, even the first
     file, which starts on the fast read while it is hashed; the other files stay fast."""
-    from trackline.contracts.kernel import Kernel
-
     blank = tmp_path / "a_blank.ndjson"
     blank.write_text(
         json.dumps(event(1)) + "\n\n" + json.dumps(event(2)) + "\n{bad\n" + json.dumps(event(3))
     )
     clean = write_ndjson(tmp_path / "b_clean.ndjson", [event(i) for i in range(4, 9)] + ["[]"])
-    used: list[str] = []
-    file_program = Kernel.file_program
-    monkeypatch.setattr(
-        Kernel, "file_program", lambda self, p: used.append(p) or file_program(self, p)
-    )
-    outcomes = []
-    for fast in (True, False):
-        settings = Settings.load(home=tmp_path / f"home-{fast}")
-        settings.ndjson_fast_read = fast
-        result = LocalEngine(settings).ingest([str(blank), str(clean)], "listening_events", now=NOW)
-        outcomes.append(
-            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
-        )
+    used, outcomes = _both_reads(tmp_path, monkeypatch, [blank, clean])
     assert used == [str(blank), str(clean)]  # the first was started fast, then restarted
     assert outcomes[0] == outcomes[1]
     counts, (rows, rejected) = outcomes[0]
