@@ -280,3 +280,24 @@ def test_jsonable_decimal_and_nan() -> None:
     assert jsonable(float("nan")) is None
     assert jsonable(date(2024, 2, 29)) == "2024-02-29"
     assert jsonable([Decimal("2"), None]) == [2.0, None]
+
+
+def test_a_one_column_key_is_counted_exactly(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Within a run's accepted rows a one-column key is unique: its distinct count is its
+    count, with no sketch."""
+    keyed = parse_contract(
+        CONTRACT.replace("version: 3\n", "version: 3\nprimary_key: [played_at]\n"), "k.yaml"
+    )
+    cols = profile(
+        con,
+        RELATION,
+        keyed,
+        rejected_by_reason={},
+        rejected_rows=0,
+        duplicates=0,
+        params=PARAMS,
+    )["columns"]
+    assert (cols["played_at"]["distinct"], cols["played_at"]["distinct_is_approx"]) == (10, False)
+    assert cols["genre"]["distinct_is_approx"] is True

@@ -123,15 +123,18 @@ def _aggregates(
     relation: str,
     kinds: dict[str, Kind],
     params: dict[str, Any] | None,
+    unique: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[int, dict[str, dict[str, Any]]]:
-    """Row count and every column's statistics, in one scan."""
+    """Row count and every column's statistics, in one scan. A `unique` column's distinct
+    count is its count (its HyperLogLog sketch was a fifth of this query at 5M rows)."""
     sel = _Select()
     sel.add("", "rows", "count(*)")
     for name, kind in kinds.items():
         col = ident(name)
         sel.add(name, "non_null", f"count({col})")
         # HyperLogLog can overshoot on tiny inputs; a column cannot have more values than rows.
-        sel.add(name, "distinct", f"least(approx_count_distinct({col}), count({col}))")
+        distinct = f"least(approx_count_distinct({col}), count({col}))"
+        sel.add(name, "distinct", f"count({col})" if name in unique else distinct)
         if kind == "numeric":
             sel.add(name, "min", f"min({col})")
             sel.add(name, "max", f"max({col})")
@@ -195,10 +198,10 @@ def profile(
     """
     types = relation_types(con, relation, contract, params)
     kinds = {c: kind_of(types[c]) for c in contract.output_columns}
-    rows, stats = _aggregates(con, relation, kinds, params)
     # A one-column primary key is unique within a run's accepted rows: its "top values" would
     # all be 1, and counting them is the costliest part of a profile.
     unique = set(contract.key_columns) if len(contract.key_columns) == 1 else set()
+    rows, stats = _aggregates(con, relation, kinds, params, unique)
     strings = [c for c, k in kinds.items() if k == "string" and c not in unique]
     top = _top_values(con, relation, strings, params) if rows else {c: [] for c in strings}
 
@@ -214,7 +217,7 @@ def profile(
             "non_null": non_null,
             "null_pct": round(100.0 * (rows - non_null) / rows, 2) if rows else None,
             "distinct": int(s["distinct"]),
-            "distinct_is_approx": True,
+            "distinct_is_approx": name not in unique,
         }
         if kind in ("numeric", "temporal"):
             entry["min"] = jsonable(s["min"])
