@@ -564,3 +564,18 @@ def test_files_that_read_differently_take_the_general_path_in_the_same_run(
     assert (counts["valid"], counts["rejected"]) == (8, 2)
     assert [r[3] for r in rejected] == [4, 6]  # physical lines: the blank one counts
     assert [r[-1] for r in rows] == sorted([1, 3, 5, 1, 2, 3, 4, 5])  # lines of both files
+
+
+def test_a_field_named_ordinality_keeps_the_general_reader(tmp_path: Path) -> None:
+    """The fast read numbers lines `WITH ORDINALITY`, a column this field would clash with."""
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "steps.yaml").write_text(
+        "name: steps\nversion: 1\nprimary_key: [id]\n"
+        "fields:\n  id: {type: string, required: true}\n  ordinality: {type: int64}\n"
+    )
+    settings = Settings.load(home=tmp_path / "home", contracts_dir=contracts)
+    rows = [{"id": "a", "ordinality": 7}, {"id": "b", "ordinality": "x"}]
+    result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "s.ndjson", rows))], "steps")
+    assert (result.manifest.counts.valid, result.manifest.counts.rejected) == (1, 1)
+    assert table_rows(settings, 'SELECT id, ordinality FROM steps') == [("a", 7)]

@@ -124,6 +124,12 @@ class Kernel:
             self._cache[schema] = program
         return program
 
+    @property
+    def reads_files(self) -> bool:
+        """Whether `file_program` can serve this contract: `WITH ORDINALITY` adds a column
+        named `ordinality`, which a field of that name would clash with."""
+        return all(f.lower() != "ordinality" for f in self.contract.fields)
+
     def file_program(self, path: str) -> Program:
         """The program over an NDJSON file that DuckDB reads itself (`read_json`), instead of
         the relation `input` (see trackline/sources/ndjson_fast.py for when it reads the same).

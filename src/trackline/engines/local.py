@@ -158,6 +158,7 @@ class LocalEngine:
             threads=self.settings.duckdb_threads,
             memory_limit=self.settings.duckdb_memory_limit,
         )
+        fast = fast and kernel.reads_files
         first = ExitStack()  # the first file's checking, closed once that file is loaded
         spools = ExitStack()
         try:
