@@ -578,4 +578,4 @@ def test_a_field_named_ordinality_keeps_the_general_reader(tmp_path: Path) -> No
     rows = [{"id": "a", "ordinality": 7}, {"id": "b", "ordinality": "x"}]
     result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "s.ndjson", rows))], "steps")
     assert (result.manifest.counts.valid, result.manifest.counts.rejected) == (1, 1)
-    assert table_rows(settings, 'SELECT id, ordinality FROM steps') == [("a", 7)]
+    assert table_rows(settings, "SELECT id, ordinality FROM steps") == [("a", 7)]
