@@ -53,6 +53,14 @@ def table_rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def with_contract(tmp_path: Path, yaml: str) -> Settings:
+    """Settings whose contracts folder holds one user contract (`yaml`, named by its `name`)."""
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "user.yaml").write_text(yaml)
+    return Settings.load(home=tmp_path / "home", contracts_dir=contracts)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings.load(home=tmp_path / "home")
@@ -404,15 +412,13 @@ def test_rows_loaded_late_or_out_of_order_reach_the_curated_files(
 def test_partitions_the_sink_will_not_name_go_the_table_route(
     tmp_path: Path, partition: str, rows: list[dict[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    contracts = tmp_path / "contracts"
-    contracts.mkdir()
-    (contracts / "teams.yaml").write_text(
+    settings = with_contract(
+        tmp_path,
         f"name: teams\nversion: 1\nprimary_key: [id]\npartition_by: [{partition}]\n"
         "fields:\n  id: {type: string, required: true}\n  team: {type: string}\n"
-        "  at: {type: timestamp}\n"
+        "  at: {type: timestamp}\n",
     )
     caplog.set_level("INFO", logger="trackline.engine")
-    settings = Settings.load(home=tmp_path / "home", contracts_dir=contracts)
     result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "t.ndjson", rows))], "teams")
     run_id = result.manifest.run_id
     assert result.manifest.counts.valid == len(rows)
@@ -568,13 +574,11 @@ def test_files_that_read_differently_take_the_general_path_in_the_same_run(
 
 def test_a_field_named_ordinality_keeps_the_general_reader(tmp_path: Path) -> None:
     """The fast read numbers lines `WITH ORDINALITY`, a column this field would clash with."""
-    contracts = tmp_path / "contracts"
-    contracts.mkdir()
-    (contracts / "steps.yaml").write_text(
+    settings = with_contract(
+        tmp_path,
         "name: steps\nversion: 1\nprimary_key: [id]\n"
-        "fields:\n  id: {type: string, required: true}\n  ordinality: {type: int64}\n"
+        "fields:\n  id: {type: string, required: true}\n  ordinality: {type: int64}\n",
     )
-    settings = Settings.load(home=tmp_path / "home", contracts_dir=contracts)
     rows = [{"id": "a", "ordinality": 7}, {"id": "b", "ordinality": "x"}]
     result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "s.ndjson", rows))], "steps")
     assert (result.manifest.counts.valid, result.manifest.counts.rejected) == (1, 1)
