@@ -59,3 +59,17 @@ def test_update_from_continues_a_digest_and_an_empty_file_is_zero_bytes() -> Non
     assert update_from(digest, io.BytesIO(b"body")) == 4
     assert digest.hexdigest() == hashlib.sha256(b"prefixbody").hexdigest()
     assert sha256_stream(io.BytesIO(b"")) == (hashlib.sha256(b"").hexdigest(), 0)
+
+
+def test_a_hashing_writer_gives_the_written_file_s_size_and_hash(tmp_path: Path) -> None:
+    from trackline.hashing import HashingWriter
+
+    path = tmp_path / "out.bin"
+    out = HashingWriter(path.open("wb"))
+    for part in (b"abc", b"", b"x" * 100_000):
+        out.write(part)
+    assert out.tell() == 100_003
+    out.close()
+    body = path.read_bytes()
+    assert (out.size, out.digest.hexdigest()) == (len(body), hashlib.sha256(body).hexdigest())
+    assert out.closed

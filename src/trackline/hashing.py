@@ -42,3 +42,38 @@ def update_from(digest: Any, fh: IO[bytes] | Any, *, copy_to: IO[bytes] | Any = 
         if copy_to is not None:
             copy_to.write(chunk)
         size += n
+
+
+class HashingWriter:
+    """A file being written that hashes what it is given: a written file's content hash
+    without reading it back (the curated files of a run: 0.1 s at 1M events, in its tail)."""
+
+    def __init__(self, out: IO[bytes] | Any) -> None:
+        self.out, self.size, self.digest = out, 0, hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return int(self.out.write(data) or len(data))
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.out.closed)
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False

@@ -150,7 +150,10 @@ class Kernel:
             for m, t in (("_source_file", "VARCHAR"), ("_source_line", "BIGINT"))
         ]
         malformed = "_malformed" if "_malformed" in names else "CAST(NULL AS VARCHAR)"
-        if json_shape:
+        if json_shape and json_file is not None:
+            raw_cte = _read_json_cte(c, json_file)
+            raw_types: dict[str, pa.DataType] = {f: pa.string() for f in c.fields}
+        elif json_shape:
             # One parse to validate, one to extract every field as text into a struct (cheaper
             # than a list of paths: struct fields are read without copying). Valid JSON whose
             # first non-blank character is `{` is an object: no third parse needed to say so.
@@ -167,9 +170,7 @@ class Kernel:
                 f"raw AS (SELECT _source_file, _source_line, _record, _detail, {values} "
                 "FROM ext)"
             )
-            raw_types: dict[str, pa.DataType] = {f: pa.string() for f in c.fields}
-            if json_file is not None:
-                raw_cte = _read_json_cte(c, json_file)
+            raw_types = {f: pa.string() for f in c.fields}
         else:
             record_cols = [n for n in schema.names if not n.startswith("_")]
             record = (

@@ -13,7 +13,6 @@ exports from the table as before, so the lake and the warehouse never disagree a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import posixpath
 import queue
@@ -30,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trackline.hashing import HashingWriter
 from trackline.lake import Lake, StoredFile
 
 log = logging.getLogger("trackline.engine")
@@ -340,7 +340,7 @@ class PartitionWriter:
         path = posixpath.join(self.base, folder, self.basename.format(i=self._count))
         self._count += 1
         self.lake.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        out = _Hashing(self.lake.fs.open(path, "wb"))
+        out = HashingWriter(self.lake.fs.open(path, "wb"))
         writer = pq.ParquetWriter(out, self._schema, use_dictionary=self._dictionary)
         f = _OpenFile(path, out, writer)
         self._open[key] = f
@@ -352,41 +352,6 @@ class PartitionWriter:
         f.writer.close()
         f.out.close()
         self._done.append(StoredFile(f.path, f.rows, f.out.size, f.out.digest.hexdigest()))
-
-
-class _Hashing:
-    """A file being written that hashes what it is given: its content hash comes for free
-    instead of from reading the file back (0.1 s a run at 1M events, in the run's tail)."""
-
-    def __init__(self, out: Any) -> None:
-        self.out, self.size, self.digest = out, 0, hashlib.sha256()
-
-    def write(self, data: Any) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return int(self.out.write(data) or len(data))
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        self.out.flush()
-
-    def close(self) -> None:
-        self.out.close()
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.out.closed)
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
 
 
 @dataclass

@@ -171,7 +171,9 @@ class LocalEngine:
             ):
                 hashing = pool.submit(self._hash_all, files, fast)
                 checked = first.enter_context(
-                    self._checking(kernel, files[0], started, fast and self._fast(files[0]))
+                    self._checking(
+                        kernel, files[0], started, fast and ndjson_fast.eligible(files[0])
+                    )
                 )
                 hashes, scans = hashing.result()
                 for scan in scans:  # their line-end spools go with the run
@@ -747,7 +749,7 @@ class LocalEngine:
         and, for a file that may take the fast read, what the same pass saw of its lines."""
 
         def one(f: InputFile) -> tuple[str, int, LineScan | None]:
-            scan = LineScan() if fast and self._fast(f) else None
+            scan = LineScan() if fast and ndjson_fast.eligible(f) else None
             digest, size = self._hash(f, scan)
             return digest, size, scan
 
@@ -758,10 +760,6 @@ class LocalEngine:
             with ThreadPoolExecutor(workers, thread_name_prefix="trackline-hash") as pool:
                 done = list(pool.map(one, files))
         return [(h, n) for h, n, _ in done], [s for _, _, s in done]
-
-    @staticmethod
-    def _fast(f: InputFile) -> bool:
-        return ndjson_fast.eligible(f)
 
     def _hash(self, f: InputFile, scan: LineScan | None = None) -> tuple[str, int]:
         fs, path = fsspec.core.url_to_fs(f.uri)

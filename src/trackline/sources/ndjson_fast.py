@@ -27,11 +27,12 @@ from typing import Any
 
 import fsspec
 import numpy as np
+import pyarrow as pa
 
 from trackline.sources.base import InputFile
-from trackline.sources.files import BAD_ENCODING, BOM, MAX_LINE_BYTES, RAW_TEXT_LIMIT
+from trackline.sources.files import BOM, MAX_LINE_BYTES, RAW_TEXT_LIMIT, _decode_lines
 
-_NL, _CR = 10, 13
+_NL = 10
 _SPACE = 32  # a line starting with this or a control character may be blank
 _GLOB_CHARS = frozenset("*?[{")  # DuckDB would expand these in a path
 
@@ -121,10 +122,8 @@ class LinePicker:
     def take(self, lines: list[int]) -> tuple[list[str], list[str | None]]:
         """Text and malformed reason (None if none) of each line (1-based, in increasing
         order); raises `LookupError` for a line the file does not have."""
-        texts: list[str] = []
-        reasons: list[str | None] = []
         if not lines:
-            return texts, reasons
+            return [], []
         wanted = np.asarray(lines, np.int64)
         if wanted[0] < 1 or wanted[-1] > self.scan.lines or (np.diff(wanted) < 0).any():
             raise LookupError(f"lines {lines[0]}..{lines[-1]} are not lines of {self.uri}")
@@ -141,27 +140,22 @@ class LinePicker:
             fs, path = fsspec.core.url_to_fs(self.uri)
             self._fh = fs.open(path, "rb")
         fd = self._fh.fileno()
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        raws: list[bytes] = []
+        long: list[int] = []
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             if end - start > MAX_LINE_BYTES:  # as the general reader: its head, and why
-                texts.append(os.pread(fd, RAW_TEXT_LIMIT, start).decode("utf-8", "replace"))
-                reasons.append(f"line longer than {MAX_LINE_BYTES} bytes")
+                raws.append(os.pread(fd, RAW_TEXT_LIMIT, start))
+                long.append(i)
             else:
-                _decode(memoryview(os.pread(fd, end - start, start)), texts, reasons)
+                raw = os.pread(fd, end - start, start)
+                raws.append(raw[:-1] if raw.endswith(b"\r") else raw)
+        text, bad = _decode_lines(pa.array(raws, pa.binary()))  # as the general reader does
+        texts, reasons = text.to_pylist(), bad.to_pylist()
+        for i in long:
+            reasons[i] = f"line longer than {MAX_LINE_BYTES} bytes"
         return texts, reasons
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-
-def _decode(raw: memoryview, texts: list[str], reasons: list[str | None]) -> None:
-    """Decode one line like the general reader (final CR dropped; not UTF-8: replaced)."""
-    if len(raw) and raw[-1] == _CR:
-        raw = raw[:-1]
-    try:
-        texts.append(str(raw, "utf-8"))
-        reasons.append(None)
-    except UnicodeDecodeError:
-        texts.append(str(raw, "utf-8", "replace"))
-        reasons.append(BAD_ENCODING)
