@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from pathlib import Path
 
@@ -30,6 +31,27 @@ def test_land_copies_bytes_and_hashes(lake: Lake, tmp_path: Path) -> None:
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     with lake.fs.open(stored.path, "rb") as f:
         assert f.read() == data
+
+
+@pytest.mark.parametrize("copy_range", ["native", "unsupported"])
+def test_land_copies_a_local_file_in_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_range: str
+) -> None:
+    if copy_range == "unsupported":  # as between filesystems that cannot copy a range
+
+        def refuse(*args: object) -> int:
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    lake = Lake(str(tmp_path / "lake"))
+    src = tmp_path / "in.ndjson"
+    data = bytes(range(256)) * 12_000  # several copy calls' worth
+    src.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    dest = lake.path("raw", "d", "x.ndjson")
+    stored = lake.land(str(src), dest, sha256=digest)
+    assert (stored.bytes, stored.sha256) == (len(data), digest)
+    assert Path(dest).read_bytes() == data
 
 
 def test_partitioned_parquet_is_hive_and_rewrites_idempotently(lake: Lake) -> None:

@@ -52,6 +52,16 @@ def test_every_builtin_loads() -> None:
         assert c.key_columns
 
 
+def test_only_a_one_string_field_key_is_a_unique_text_key() -> None:
+    contracts = builtin_contracts()
+    assert contracts["listening_events"].unique_text_key == ["event_id"]
+    for c in contracts.values():
+        key = c.primary_key
+        expected = key if len(key) == 1 and c.fields[key[0]].type == "string" else []
+        assert c.unique_text_key == expected
+    assert any(not c.unique_text_key for c in contracts.values())  # composite keys exist
+
+
 def test_good_contract_parses() -> None:
     c = parse_contract(GOOD, "things.yaml")
     assert c.version == 2

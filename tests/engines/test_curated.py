@@ -188,3 +188,20 @@ def test_a_few_partitions_stay_open_and_a_late_row_joins_its_file(
     assert len(files) == curated.KEEP_OPEN_FILES
     [first] = [f for f in files if "day=2026-01-01" in f.path]
     assert first.rows == 51
+
+
+def test_plain_columns_are_written_without_compression(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("t"), ["day"], "part-r1-{i}.parquet", plain=["id"])
+    for b in batches(200, 50, days=2):
+        writer.add(b)
+    files = writer.close()
+    assert len(files) == 2
+    for f in files:
+        meta = pq.ParquetFile(f.path).metadata
+        codecs = {
+            meta.schema.column(i).name: meta.row_group(0).column(i).compression
+            for i in range(meta.num_columns)
+        }
+        assert codecs == {"id": "UNCOMPRESSED", "kind": "SNAPPY"}
+    assert sum(pq.read_table(f.path).num_rows for f in files) == 200

@@ -39,3 +39,13 @@ def test_runs_stay_few_as_the_set_grows() -> None:
         keys.first(np.arange(start, start + 1_000, dtype=np.uint64))
     assert keys.size == 100_000
     assert len(keys._runs) <= 17  # log-structured: about log2(batches) runs
+
+
+def test_a_large_batch_of_repeats_keeps_each_hash_at_its_first_position() -> None:
+    # large enough for numpy's quicksort to reorder equal hashes (small arrays keep order)
+    rng = np.random.default_rng(3)
+    batch = rng.integers(0, 5_000, 60_000).astype(np.uint64)
+    _, first_at = np.unique(batch, return_index=True)
+    expected = np.zeros(len(batch), bool)
+    expected[first_at] = True
+    assert (SeenKeys().first(batch) == expected).all()

@@ -239,7 +239,8 @@ class Kernel:
             f, p = ident(name), ident("p__" + name)
             if spec.required or name in required:
                 yield f"NOT {p}", "required:" + name
-            yield f"{p} AND {f} IS NULL", "type:" + name
+            if spec.type != "string":  # a string given is a string: never NULL once present
+                yield f"{p} AND {f} IS NULL", "type:" + name
             if spec.min is not None:
                 yield f"{f} < {literal(spec.min)}", "min:" + name
             if spec.max is not None:

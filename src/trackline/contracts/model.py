@@ -116,5 +116,17 @@ class Contract(BaseModel):
         return list(self.primary_key) if self.primary_key else list(self.fields)
 
     @property
+    def unique_text_key(self) -> list[str]:
+        """The primary key when it is one string field, else nothing.
+
+        Its values are (nearly) all distinct: a dictionary never pays for it, and general
+        compressors gain little on ids, so the warehouse and the curated files store it plain.
+        """
+        key = self.primary_key
+        if len(key) == 1 and key[0] in self.fields and self.fields[key[0]].type == "string":
+            return [key[0]]
+        return []
+
+    @property
     def output_columns(self) -> list[str]:
         return [*self.fields, *self.derived]

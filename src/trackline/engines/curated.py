@@ -82,10 +82,12 @@ class CuratedSink:
         *,
         run_id: str,
         ingestion_time: datetime,
+        plain: list[str] | None = None,
         depth: int = 2,
     ) -> None:
         self.lake, self.base, self.partitions, self.basename = lake, base, partitions, basename
         self.run_id, self.ingestion_time = run_id, ingestion_time
+        self.plain = list(plain or [])
         self.usable = True
         self.files: list[StoredFile] = []
         self._schema: pa.Schema | None = None
@@ -156,7 +158,9 @@ class CuratedSink:
     # Writer side (its own thread) --------------------------------------------------------
     def _run(self) -> None:
         assert self._schema is not None
-        writer = PartitionWriter(self.lake, self.base, self.partitions, self.basename)
+        writer = PartitionWriter(
+            self.lake, self.base, self.partitions, self.basename, plain=self.plain
+        )
         try:
             for batch in self._batches():
                 writer.add(batch)
@@ -223,8 +227,17 @@ class PartitionWriter:
     memory by a fifth at 5M events. One thread, bounded buffers, the same layout and names.
     """
 
-    def __init__(self, lake: Lake, base: str, partitions: list[str], basename: str) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        base: str,
+        partitions: list[str],
+        basename: str,
+        *,
+        plain: list[str] | None = None,
+    ) -> None:
         self.lake, self.base, self.partitions, self.basename = lake, base, partitions, basename
+        self.plain = set(plain or [])  # written without compression (see `_compression`)
         self._schema: pa.Schema | None = None
         self._buffers: dict[tuple[str, ...], list[pa.RecordBatch]] = {}
         self._buffered: dict[tuple[str, ...], int] = {}
@@ -341,7 +354,12 @@ class PartitionWriter:
         self._count += 1
         self.lake.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         out = HashingWriter(self.lake.fs.open(path, "wb"))
-        writer = pq.ParquetWriter(out, self._schema, use_dictionary=self._dictionary)
+        writer = pq.ParquetWriter(
+            out,
+            self._schema,
+            use_dictionary=self._dictionary,
+            compression=_compression(self._schema, self.plain),
+        )
         f = _OpenFile(path, out, writer)
         self._open[key] = f
         return f
@@ -377,6 +395,17 @@ def _dictionary_columns(sample: pa.RecordBatch) -> list[str]:
         for name, col in zip(sample.schema.names, sample.columns, strict=True)
         if pc.count_distinct(col, mode="all").as_py() <= DICTIONARY_MAX_DISTINCT * n
     ]
+
+
+def _compression(schema: pa.Schema, plain: set[str]) -> str | dict[str, str]:
+    """Snappy for every column but the plain ones (`Contract.unique_text_key`).
+
+    Snappy on a million UUIDs cost 0.12-0.15 CPU-seconds of the writer's 0.53 to save 4 MB of
+    76 (the whole run's files: 66.8 MB instead of 62.7).
+    """
+    if not plain & set(schema.names):
+        return "snappy"
+    return {name: "none" if name in plain else "snappy" for name in schema.names}
 
 
 def _key(batch: pa.RecordBatch, row: int, partitions: list[str]) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ class SeenKeys:
     def first(self, hashes: np.ndarray) -> np.ndarray:
         """For each hash (in stream order): True where it was not seen before, counting the
         earlier rows of this same batch. Records the new hashes."""
-        unique, index = np.unique(hashes, return_index=True)  # index: first occurrence
+        unique, index = _first_occurrences(hashes)
         new = np.ones(len(unique), bool)
         for run in self._runs:
             at = np.minimum(np.searchsorted(run, unique), len(run) - 1)
@@ -56,3 +56,20 @@ class SeenKeys:
 
     def clear(self) -> None:
         self._runs = []
+
+
+def _first_occurrences(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct hashes, sorted, and the position of each one's first occurrence.
+
+    `np.unique(..., return_index=True)` sorts with a stable merge sort (3.7 ms for 55k
+    hashes); numpy's default sort is a vectorised quicksort (0.7 ms) that may reorder equal
+    hashes, so each group of equals takes its smallest position instead. Repeats are rare.
+    """
+    order = np.argsort(hashes)
+    ranked = hashes[order]
+    starts = np.ones(len(ranked), bool)
+    np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+    if starts.all():
+        return ranked, order
+    at = np.flatnonzero(starts)
+    return ranked[at], np.minimum.reduceat(order, at)

@@ -79,6 +79,8 @@ CURATED_FLUSH_ROWS = 8_192
 # run under the load's share: under the export's they cached the run's blocks they scanned,
 # which made them the peak of a 5M-event run (684 MB, against 620; same time, 1.5 s).
 LOAD_MEMORY_SHARE = 0.25
+# A run's commit that would write more than this to the WAL checkpoints instead (see `_run`).
+COMMIT_CHECKPOINT_BYTES = 1 << 20
 EXPORT_MEMORY_SHARE = 0.5
 
 
@@ -276,6 +278,7 @@ class LocalEngine:
             f"part-{run_id}-{{i}}.parquet",
             run_id=run_id,
             ingestion_time=manifest.started_at,
+            plain=contract.unique_text_key,
         )
         con.execute("BEGIN TRANSACTION")
         try:
@@ -318,7 +321,14 @@ class LocalEngine:
             kernel.close()
             dedup.close()
         with _timed(timings, "commit"):
-            con.execute("COMMIT")
+            # The commit makes the checkpoint the warehouse's close would make anyway: the
+            # rows not yet on disk (the rejected ones, 18 MB at 1M events) then skip the WAL
+            # (commit and close: 0.16 s -> 0.13 at 1M events).
+            con.execute(f"SET checkpoint_threshold = '{COMMIT_CHECKPOINT_BYTES}B'")
+            try:
+                con.execute("COMMIT")
+            finally:
+                con.execute("RESET checkpoint_threshold")
         log.info(
             "run.done run_id=%s dataset=%s %s", run_id, dataset, result.message.replace(", ", " ")
         )
