@@ -933,49 +933,71 @@ class _FastText:
         self._kernel: Kernel | None = None
 
     def complete(self, bad: pa.RecordBatch) -> pa.RecordBatch:
-        lines = bad.column("_source_line").to_pylist()
+        lines = bad.column("_source_line").to_numpy(zero_copy_only=False)
         try:
             texts, malformed = self.picker.take(lines)
         except LookupError as exc:
             raise _Realign(str(exc)) from None
         errors = bad.column("_errors")
         detail = bad.column("_detail")
-        unparsed = pc.fill_null(pc.equal(detail, UNPARSED), False).to_numpy(zero_copy_only=False)
-        if any(m is not None for m, u in zip(malformed, unparsed, strict=True) if not u):
+        unparsed = pc.fill_null(pc.equal(detail, UNPARSED), False)
+        if (
+            malformed.null_count < len(malformed)
+            and pc.any(pc.and_(pc.is_valid(malformed), pc.invert(unparsed))).as_py()
+        ):
             raise _Realign("a line DuckDB parsed is not UTF-8")
-        again = np.flatnonzero(unparsed).tolist()
-        if again:
-            # Almost always malformed: one small query says why. A JSON object with none of
-            # the fields (rare) goes through the whole program, for its exact reasons.
-            raw = pa.array([texts[i] for i in again], pa.string())
-            problems = self.kernel.json_problems(
-                raw, pa.array([malformed[i] for i in again], pa.string())
-            ).to_pylist()
-            reasons, details = errors.to_pylist(), detail.to_pylist()
-            objects = [j for j, p in enumerate(problems) if p is None]
-            for i, problem in zip(again, problems, strict=True):
-                reasons[i], details[i] = ["malformed"], problem
-            if objects:
-                result = self.kernel.run(
-                    pa.table({"_raw": raw.take(objects)}), now=self.now, dedup=False
-                )
-                if result.valid.num_rows:
-                    raise _Realign("a line DuckDB could not parse is a valid record")
-                for j, r, d in zip(
-                    objects,
-                    result.rejected.column("reasons").to_pylist(),
-                    result.rejected.column("detail").to_pylist(),
-                    strict=True,
-                ):
-                    reasons[again[j]], details[again[j]] = r, d
-            errors = pa.array(reasons, errors.type)
-            detail = pa.array(details, pa.string())
+        again = np.flatnonzero(unparsed.to_numpy(zero_copy_only=False))
+        if len(again):
+            errors, detail = self._unparsed(texts, malformed, errors, detail, unparsed, again)
         names = bad.schema.names
         columns = list(bad.columns)
-        columns[names.index("_record")] = pa.array(texts, pa.string())
+        columns[names.index("_record")] = texts
         columns[names.index("_errors")] = errors
         columns[names.index("_detail")] = detail
         return pa.RecordBatch.from_arrays(columns, schema=bad.schema)
+
+    def _unparsed(
+        self,
+        texts: pa.Array,
+        malformed: pa.Array,
+        errors: pa.Array,
+        detail: pa.Array,
+        unparsed: pa.Array,
+        again: np.ndarray,
+    ) -> tuple[pa.Array, pa.Array]:
+        """The reasons and detail of the lines DuckDB could not parse (`again`), put in place.
+
+        Almost always malformed: one small query says why. A JSON object with none of the
+        fields (rare) goes through the whole program, for its exact reasons.
+        """
+        raw = texts.take(again)
+        problems = self.kernel.json_problems(raw, malformed.take(again)).to_pylist()
+        reasons: list[list[str] | None] = [["malformed"] if p else None for p in problems]
+        details: list[str | None] = list(problems)
+        objects = [j for j, p in enumerate(problems) if p is None]
+        if objects:
+            result = self.kernel.run(
+                pa.table({"_raw": raw.take(objects)}), now=self.now, dedup=False
+            )
+            if result.valid.num_rows:
+                raise _Realign("a line DuckDB could not parse is a valid record")
+            for j, r, d in zip(
+                objects,
+                result.rejected.column("reasons").to_pylist(),
+                result.rejected.column("detail").to_pylist(),
+                strict=True,
+            ):
+                reasons[j], details[j] = r, d
+        # spread over the batch's rows (null elsewhere), then take those rows' values
+        where = np.full(len(texts), -1, np.int64)
+        where[again] = np.arange(len(again))
+        at = pa.array(where, mask=where < 0)
+        new_errors = pa.array(reasons, errors.type).take(at)
+        new_detail = pa.array(details, pa.string()).take(at)
+        return (
+            pc.if_else(unparsed, new_errors, errors),
+            pc.if_else(unparsed, new_detail, detail),
+        )
 
     @property
     def kernel(self) -> Kernel:

@@ -28,6 +28,7 @@ from typing import Any
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trackline.sources.base import InputFile
 from trackline.sources.files import BOM, MAX_LINE_BYTES, RAW_TEXT_LIMIT, _decode_lines
@@ -119,14 +120,18 @@ class LinePicker:
         self.uri, self.scan = uri, scan
         self._fh: Any = None
 
-    def take(self, lines: list[int]) -> tuple[list[str], list[str | None]]:
-        """Text and malformed reason (None if none) of each line (1-based, in increasing
-        order); raises `LookupError` for a line the file does not have."""
-        if not lines:
-            return [], []
+    def take(self, lines: np.ndarray | list[int]) -> tuple[pa.Array, pa.Array]:
+        """Text and malformed reason (null if none) of each line (1-based, in increasing
+        order), as Arrow strings; raises `LookupError` for a line the file does not have.
+
+        One `pread` a line, and the rest in Arrow: the text is checked to be UTF-8 in one
+        pass, and only a batch that is not goes line by line (`_decode_lines`).
+        """
         wanted = np.asarray(lines, np.int64)
+        if not len(wanted):
+            return pa.array([], pa.string()), pa.array([], pa.string())
         if wanted[0] < 1 or wanted[-1] > self.scan.lines or (np.diff(wanted) < 0).any():
-            raise LookupError(f"lines {lines[0]}..{lines[-1]} are not lines of {self.uri}")
+            raise LookupError(f"lines {wanted[0]}..{wanted[-1]} are not lines of {self.uri}")
         lo, hi = max(int(wanted[0]) - 2, 0), min(int(wanted[-1]), self.scan.newlines)
         offsets = self.scan.newline_offsets(lo, hi)
         # line n ends at newline n-1 (or at the end of the file) and starts after newline n-2
@@ -136,24 +141,28 @@ class LinePicker:
         starts = np.zeros(len(wanted), np.int64)
         after = wanted >= 2
         starts[after] = offsets[wanted[after] - 2 - lo] + 1
+        sizes = ends - starts
+        long = sizes > MAX_LINE_BYTES  # as the general reader: its head, and why
+        sizes[long] = RAW_TEXT_LIMIT
         if self._fh is None:
             fs, path = fsspec.core.url_to_fs(self.uri)
             self._fh = fs.open(path, "rb")
-        fd = self._fh.fileno()
-        raws: list[bytes] = []
-        long: list[int] = []
-        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            if end - start > MAX_LINE_BYTES:  # as the general reader: its head, and why
-                raws.append(os.pread(fd, RAW_TEXT_LIMIT, start))
-                long.append(i)
-            else:
-                raw = os.pread(fd, end - start, start)
-                raws.append(raw[:-1] if raw.endswith(b"\r") else raw)
-        text, bad = _decode_lines(pa.array(raws, pa.binary()))  # as the general reader does
-        texts, reasons = text.to_pylist(), bad.to_pylist()
-        for i in long:
-            reasons[i] = f"line longer than {MAX_LINE_BYTES} bytes"
-        return texts, reasons
+        fd, pread = self._fh.fileno(), os.pread
+        binary = pa.array(
+            [pread(fd, n, at) for at, n in zip(starts.tolist(), sizes.tolist(), strict=True)],
+            pa.binary(),
+        )
+        crlf = pc.and_(pc.ends_with(binary, pattern="\r"), pa.array(~long))
+        if pc.any(crlf).as_py():  # a CRLF line ends before its CR
+            binary = pc.if_else(crlf, pc.binary_slice(binary, 0, -1), binary)
+        try:
+            text, reasons = binary.cast(pa.string()), pa.nulls(len(binary), pa.string())
+        except pa.ArrowInvalid:  # not UTF-8 somewhere: line by line, as the general reader
+            text, reasons = _decode_lines(binary)
+        if long.any():
+            why = pa.array(np.where(long, f"line longer than {MAX_LINE_BYTES} bytes", None))
+            reasons = pc.coalesce(why.cast(pa.string()), reasons)
+        return text, reasons
 
     def close(self) -> None:
         if self._fh is not None:
