@@ -204,4 +204,6 @@ def test_plain_columns_are_written_without_compression(tmp_path: Path) -> None:
             for i in range(meta.num_columns)
         }
         assert codecs == {"id": "UNCOMPRESSED", "kind": "SNAPPY"}
+        assert not meta.row_group(0).column(0).is_stats_set  # id: no min/max
+        assert meta.row_group(0).column(1).statistics.has_min_max
     assert sum(pq.read_table(f.path).num_rows for f in files) == 200
