@@ -187,6 +187,31 @@ def test_memory_lake_needs_no_code_change(tmp_path: Path) -> None:
     assert lake.exists(lake.path("manifests", f"{result.manifest.run_id}.json"))
 
 
+def test_rejected_rows_reach_the_warehouse_the_same_from_any_lake(tmp_path: Path) -> None:
+    # DuckDB reads a plain local rejected file itself; a remote lake, or a local path that
+    # DuckDB would take for a glob, goes through pyarrow: the rows are the same
+    nd = tmp_path / "ev.ndjson"
+    good = [json.dumps(event(i)) for i in range(5)]
+    nd.write_text("\n".join([*good, "{not json", json.dumps({**event(9), "device": "fax"})]))
+    lakes = {
+        "plain": None,
+        "glob-like": str(tmp_path / "lake[1]"),
+        "memory": f"memory://lake-{uuid.uuid4().hex}",
+    }
+    seen = {}
+    for name, uri in lakes.items():
+        extra = {} if uri is None else {"lake_uri": uri}
+        settings = Settings.load(home=tmp_path / f"home-{name}", **extra)
+        result = LocalEngine(settings).ingest([str(nd)], "listening_events")
+        assert result.manifest.counts.rejected == 2
+        seen[name] = table_rows(
+            settings,
+            "SELECT record, reasons, detail, source_line FROM meta.rejected ORDER BY source_line",
+        )
+    assert seen["plain"] == seen["glob-like"] == seen["memory"]
+    assert [r[1] for r in seen["plain"]] == [["malformed"], ["enum:device"]]
+
+
 def test_a_run_that_dies_leaves_no_rows_and_reruns(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

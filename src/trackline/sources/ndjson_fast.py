@@ -35,12 +35,12 @@ from trackline.sources.files import BOM, MAX_LINE_BYTES, RAW_TEXT_LIMIT, _decode
 
 _NL = 10
 _SPACE = 32  # a line starting with this or a control character may be blank
-_GLOB_CHARS = frozenset("*?[{")  # DuckDB would expand these in a path
+GLOB_CHARS = frozenset("*?[{")  # DuckDB would expand these in a path
 
 
 def eligible(f: InputFile) -> bool:
     """Whether a file can take the fast read at all (its content is checked by `LineScan`)."""
-    if f.format != "ndjson" or f.compression is not None or _GLOB_CHARS & set(f.uri):
+    if f.format != "ndjson" or f.compression is not None or GLOB_CHARS & set(f.uri):
         return False
     fs, _ = fsspec.core.url_to_fs(f.uri)
     return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
