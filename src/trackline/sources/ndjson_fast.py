@@ -160,8 +160,8 @@ class LinePicker:
         except pa.ArrowInvalid:  # not UTF-8 somewhere: line by line, as the general reader
             text, reasons = _decode_lines(binary)
         if long.any():
-            why = pa.array(np.where(long, f"line longer than {MAX_LINE_BYTES} bytes", None))
-            reasons = pc.coalesce(why.cast(pa.string()), reasons)
+            why = f"line longer than {MAX_LINE_BYTES} bytes"
+            reasons = pc.if_else(pa.array(long), why, reasons)
         return text, reasons
 
     def close(self) -> None:
