@@ -163,10 +163,11 @@ class LocalEngine:
         fast = fast and kernel.reads_files
         first = ExitStack()  # the first file's checking, closed once that file is loaded
         spools = ExitStack()
+        wh: DuckDBWarehouse | None = None
         try:
             # The run id needs every input's hash, the kernel does not: the first file is
-            # checked (a bounded few batches ahead) while one core hashes the inputs, instead
-            # of the other core waiting for the hash.
+            # checked (a bounded few batches ahead) and the warehouse opened while one core
+            # hashes the inputs, instead of the other core waiting for the hash.
             with (
                 _timed(timings, "hash"),
                 ThreadPoolExecutor(1, thread_name_prefix="trackline-hash") as pool,
@@ -177,28 +178,24 @@ class LocalEngine:
                         kernel, files[0], started, fast and ndjson_fast.eligible(files[0])
                     )
                 )
+                wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
                 hashes, scans = hashing.result()
                 for scan in scans:  # their line-end spools go with the run
                     if scan is not None:
                         spools.callback(scan.close)
             manifest = self._manifest(dataset, contract, files, hashes, started, force=force)
-            wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
-            try:
-                previous = self._previous(wh, manifest.run_id)
-                if previous is not None:
-                    return previous
-                log.info(
-                    "run.start run_id=%s dataset=%s inputs=%d",
-                    manifest.run_id,
-                    dataset,
-                    len(files),
-                )
-                return self._run(
-                    wh, kernel, (first, checked), contract, files, scans, manifest, timings
-                )
-            finally:
-                wh.close()
+            previous = self._previous(wh, manifest.run_id)
+            if previous is not None:
+                return previous
+            log.info(
+                "run.start run_id=%s dataset=%s inputs=%d", manifest.run_id, dataset, len(files)
+            )
+            return self._run(
+                wh, kernel, (first, checked), contract, files, scans, manifest, timings
+            )
         finally:
+            if wh is not None:
+                wh.close()
             first.close()  # before the kernel: its stream reads from the kernel's connection
             spools.close()
             kernel.close()
