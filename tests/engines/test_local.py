@@ -17,6 +17,7 @@ import pytest
 
 from trackline import duck
 from trackline.config import Settings
+from trackline.engines import local
 from trackline.engines.local import LocalEngine
 from trackline.errors import UsageError
 from trackline.lake import Lake
@@ -535,10 +536,15 @@ def _both_reads(
     return used, outcomes
 
 
+@pytest.mark.parametrize("small", [False, True], ids=["one-batch", "small-batches"])
 def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool
 ) -> None:
-    """DuckDB's read_json path: same rows, same rejected text, reasons and lines."""
+    """DuckDB's read_json path: same rows, same rejected text, reasons and lines; also when
+    the rejected rows of several batches are gathered before their text is read."""
+    if small:
+        monkeypatch.setenv("TRACKLINE_BATCH_ROWS", "4")
+        monkeypatch.setattr(local, "REJECTED_BATCH_ROWS", 3)
     lines: list[Any] = [event(i) for i in range(30)]
     lines[3] = '{"event_id": "x", bad json'
     lines[5] = "[1, 2]"

@@ -18,7 +18,7 @@ import posixpath
 import tempfile
 import time
 import uuid
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
@@ -81,6 +81,8 @@ CURATED_FLUSH_ROWS = 8_192
 LOAD_MEMORY_SHARE = 0.25
 # A run's commit that would write more than this to the WAL checkpoints instead (see `_run`).
 COMMIT_CHECKPOINT_BYTES = 1 << 20
+# Rejected rows of a fast read gathered before their text is read and checked (`_FastText`).
+REJECTED_BATCH_ROWS = 16_384
 EXPORT_MEMORY_SHARE = 0.5
 
 
@@ -456,16 +458,23 @@ class LocalEngine:
                 valid = pc.equal(pc.list_value_length(batch.column("_errors")), 0)
                 if not pc.all(valid).as_py():
                     bad = batch.filter(pc.invert(valid))
-                    if text is not None:
-                        try:
-                            bad = text.complete(bad)
-                        except _Realign as exc:
-                            realign.append(exc)
-                            raise
-                    rejected.write(bad, source)
+                    for done in [bad] if text is None else completing(text.add, bad):
+                        rejected.write(done, source)
                 keep = dedup.keep(batch, valid, source)
                 curated.write(batch, keep)
                 yield batch.append_column("_keep", keep)
+            if text is not None:  # the file's last rejected rows
+                for done in completing(text.flush):
+                    rejected.write(done, source)
+
+        def completing(
+            step: Callable[..., list[pa.RecordBatch]], *args: Any
+        ) -> list[pa.RecordBatch]:
+            try:
+                return step(*args)
+            except _Realign as exc:
+                realign.append(exc)
+                raise
 
         cols = ", ".join(ident(c) for c in out_cols)
         values = ", ".join("$source_file" if c == "_source_file" else ident(c) for c in out_cols)
@@ -946,6 +955,24 @@ class _FastText:
         self.contract, self.settings, self.now = contract, settings, now
         self.picker = LinePicker(uri, scan)
         self._kernel: Kernel | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = 0
+
+    def add(self, bad: pa.RecordBatch) -> list[pa.RecordBatch]:
+        """Take a batch's rejected rows; the completed ones come back once
+        `REJECTED_BATCH_ROWS` have gathered (one read of their text and one query for the
+        lines DuckDB could not parse, for several batches: each query costs 2-4 ms)."""
+        self._pending.append(bad)
+        self._rows += bad.num_rows
+        return self.flush() if self._rows >= REJECTED_BATCH_ROWS else []
+
+    def flush(self) -> list[pa.RecordBatch]:
+        """The rows still gathered, completed (at the end of the file)."""
+        if not self._pending:
+            return []
+        rows = pa.Table.from_batches(self._pending).combine_chunks()
+        self._pending, self._rows = [], 0
+        return [self.complete(b) for b in rows.to_batches()]
 
     def complete(self, bad: pa.RecordBatch) -> pa.RecordBatch:
         lines = bad.column("_source_line").to_numpy(zero_copy_only=False)
