@@ -75,19 +75,15 @@ class CuratedSink:
 
     def __init__(
         self,
-        lake: Lake,
-        base: str,
-        partitions: list[str],
-        basename: str,
+        writer: PartitionWriter,
         *,
         run_id: str,
         ingestion_time: datetime,
-        plain: list[str] | None = None,
         depth: int = 2,
     ) -> None:
-        self.lake, self.base, self.partitions, self.basename = lake, base, partitions, basename
+        self.writer = writer  # used on the sink's own thread only, once `open` started it
+        self.lake, self.partitions = writer.lake, writer.partitions
         self.run_id, self.ingestion_time = run_id, ingestion_time
-        self.plain = list(plain or [])
         self.usable = True
         self.files: list[StoredFile] = []
         self._schema: pa.Schema | None = None
@@ -158,9 +154,7 @@ class CuratedSink:
     # Writer side (its own thread) --------------------------------------------------------
     def _run(self) -> None:
         assert self._schema is not None
-        writer = PartitionWriter(
-            self.lake, self.base, self.partitions, self.basename, plain=self.plain
-        )
+        writer = self.writer
         try:
             for batch in self._batches():
                 writer.add(batch)

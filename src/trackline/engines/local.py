@@ -45,7 +45,7 @@ from trackline.contracts.kernel import (
 )
 from trackline.contracts.loader import ContractRegistry
 from trackline.contracts.model import Contract
-from trackline.engines.curated import CuratedSink, partition_alias
+from trackline.engines.curated import CuratedSink, PartitionWriter, partition_alias
 from trackline.engines.keys import SeenKeys
 from trackline.errors import TracklineError, UsageError
 from trackline.hashing import sha256_stream
@@ -271,13 +271,15 @@ class LocalEngine:
         counts = Counts()
         dedup = _Dedup(contract)
         curated = CuratedSink(
-            self.lake,
-            self.lake.path("curated", contract.name),
-            [p.column for p in contract.partitions],
-            f"part-{run_id}-{{i}}.parquet",
+            PartitionWriter(
+                self.lake,
+                self.lake.path("curated", contract.name),
+                [p.column for p in contract.partitions],
+                f"part-{run_id}-{{i}}.parquet",
+                plain=contract.unique_text_key,
+            ),
             run_id=run_id,
             ingestion_time=manifest.started_at,
-            plain=contract.unique_text_key,
         )
         con.execute("BEGIN TRANSACTION")
         try:
