@@ -46,6 +46,24 @@ def test_files_duckdb_could_read_differently_take_the_general_path(data: bytes) 
         assert not scan(data, chunk).fast
 
 
+def test_line_ends_are_found_among_tabs_and_control_bytes_in_a_reused_buffer() -> None:
+    """The scan reads each chunk in place, as `hashing.update_from` gives it: one buffer
+    that the next read overwrites. Tabs and other low bytes inside a line are not line ends."""
+    lines = [b'{"a":"x\ty"}', b'{"b":\t1}', b'{"c":"\x01\x00"}', b'{"d":"' + b"z" * 50 + b'"}']
+    data = b"\n".join(lines * 7) + b"\n"
+    expected = [i for i, byte in enumerate(data) if byte == 10]
+    for chunk in (1, 3, 16, 1 << 20):
+        s, buf = LineScan(), bytearray(chunk)
+        for i in range(0, len(data), chunk):
+            part = data[i : i + chunk]
+            buf[: len(part)] = part
+            s.write(memoryview(buf)[: len(part)])
+            buf[:] = b"\n" * chunk  # the caller's next read: nothing of it may count
+        assert s.fast and s.lines == len(expected) and s.size == len(data)
+        assert s.newline_offsets(0, len(expected)).tolist() == expected
+        s.close()
+
+
 def test_the_picker_reads_chosen_lines_by_the_spooled_line_ends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
