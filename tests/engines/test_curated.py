@@ -207,3 +207,21 @@ def test_plain_columns_are_written_without_compression(tmp_path: Path) -> None:
         assert not meta.row_group(0).column(0).is_stats_set  # id: no min/max
         assert meta.row_group(0).column(1).statistics.has_min_max
     assert sum(pq.read_table(f.path).num_rows for f in files) == 200
+
+
+def test_days_are_named_as_text_and_days_python_cannot_name_are_refused() -> None:
+    from datetime import date
+
+    days = pa.array([date(2026, 1, 2), date(1969, 12, 31), date(2026, 1, 2), date(1, 1, 1)])
+    assert curated._label(days).to_pylist() == [
+        "2026-01-02",
+        "1969-12-31",
+        "2026-01-02",
+        "0001-01-01",
+    ]
+    assert curated._label(pa.array([], pa.date32())).to_pylist() == []
+    assert curated._label(pa.array([date(2026, 1, 2), None])) is None  # NULL: not named
+    before_year_one = pa.array([-719_163, 0], pa.int32()).cast(pa.date32())  # 0000-12-31
+    assert curated._label(before_year_one) is None
+    text = pa.array(["2026-01-02"])
+    assert curated._label(text) is text  # text partitions pass as they are

@@ -456,6 +456,49 @@ def test_partitions_the_sink_will_not_name_go_the_table_route(
     } == {folder}
 
 
+@pytest.mark.parametrize(
+    ("times", "route", "days"),
+    [
+        # before the epoch with a time of day, at midnight, a year below 1000: the sink names
+        # these days itself, exactly as DuckDB would
+        (
+            ["1969-12-31T23:30:00Z", "1970-01-01T00:00:00Z", "0900-03-01T10:00:00Z"],
+            "sink",
+            {"1969-12-31", "1970-01-01", "0900-03-01"},
+        ),
+        # a day Python's dates cannot name (year 0 is 1 BC): the table route names it
+        (
+            ["0000-06-01T00:00:00Z", "2026-01-02T10:00:00Z"],
+            "table",
+            {"0001-06-01%20%28BC%29", "2026-01-02"},
+        ),
+    ],
+)
+def test_day_partitions_are_named_the_same_by_the_sink_and_the_table_route(
+    tmp_path: Path,
+    times: list[str],
+    route: str,
+    days: set[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = with_contract(
+        tmp_path,
+        "name: moments\nversion: 1\nprimary_key: [id]\npartition_by: [day(at)]\n"
+        "fields:\n  id: {type: string, required: true}\n  at: {type: timestamp}\n",
+    )
+    caplog.set_level("INFO", logger="trackline.engine")
+    rows = [{"id": f"m{i}", "at": t} for i, t in enumerate(times)]
+    result = LocalEngine(settings).ingest(
+        [str(write_ndjson(tmp_path / "m.ndjson", rows))], "moments"
+    )
+    run_id = result.manifest.run_id
+    assert result.manifest.counts.valid == len(rows)
+    assert curated_keys(settings, run_id, "moments") == warehouse_keys(settings, run_id, "moments")
+    assert (f"curated.table_route run_id={run_id}" in caplog.text) == (route == "table")
+    root = Path(settings.lake) / "curated" / "moments"
+    assert {p.name for p in root.iterdir()} == {f"at_day={d}" for d in days}
+
+
 def test_the_first_file_is_checked_while_the_inputs_are_hashed(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,9 @@ IDLE_BATCHES = 4
 # written without a dictionary (see `_dictionary_columns`).
 DICTIONARY_MAX_DISTINCT = 0.5
 _END = object()
+# The days Python's `date` names (DuckDB's DATE reaches far wider), as days since the epoch.
+_MIN_DAY = (date.min - date(1970, 1, 1)).days
+_MAX_DAY = (date.max - date(1970, 1, 1)).days
 
 
 def partition_alias(i: int) -> str:
@@ -189,8 +192,8 @@ class CuratedSink:
         arrays: list[Any] = []
         for f in self._schema:
             if f.name in self.partitions:
-                col = rows.column(partition_alias(self.partitions.index(f.name)))
-                if not _safe(col):
+                col = _label(rows.column(partition_alias(self.partitions.index(f.name))))
+                if col is None or not _safe(col):
                     self.usable = False
                     log.info("curated.table_route reason=partition value %s", f.name)
                     return None
@@ -205,6 +208,24 @@ class CuratedSink:
             else:  # a column an older contract version had: NULL in this run's rows
                 arrays.append(pa.nulls(n, f.type))
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+
+
+def _label(values: pa.Array) -> pa.Array | None:
+    """Partition values as the folder names' text: a day (DATE) as YYYY-MM-DD, as DuckDB
+    writes it; None for a day Python's dates cannot name (the table route names it)."""
+    if not pa.types.is_date32(values.type):
+        return values
+    if not len(values):
+        return pa.array([], pa.string())
+    if values.null_count:
+        return None
+    bounds = pc.min_max(values.cast(pa.int32()))
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    if lo is None or not _MIN_DAY <= lo <= hi <= _MAX_DAY:
+        return None
+    days = pc.dictionary_encode(values)  # a few distinct days: named once each
+    names = pa.array([d.isoformat() for d in days.dictionary.to_pylist()], pa.string())
+    return pc.take(names, days.indices)
 
 
 def _safe(values: pa.Array) -> bool:
