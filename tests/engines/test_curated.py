@@ -223,5 +223,8 @@ def test_days_are_named_as_text_and_days_python_cannot_name_are_refused() -> Non
     assert curated._label(pa.array([date(2026, 1, 2), None])) is None  # NULL: not named
     before_year_one = pa.array([-719_163, 0], pa.int32()).cast(pa.date32())  # 0000-12-31
     assert curated._label(before_year_one) is None
-    text = pa.array(["2026-01-02"])
-    assert curated._label(text) is text  # text partitions pass as they are
+    text = curated._label(pa.array(["b", "a", "b", None]))  # text partitions: encoded
+    assert text is not None and text.dictionary.to_pylist() == ["b", "a"]
+    assert text.to_pylist() == ["b", "a", "b", None] and not curated._safe(text)
+    assert curated._safe(curated._label(pa.array(["b", "a.1", "b-2"])))
+    assert not curated._safe(curated._label(pa.array(["a b"])))

@@ -57,6 +57,7 @@ IDLE_BATCHES = 4
 # written without a dictionary (see `_dictionary_columns`).
 DICTIONARY_MAX_DISTINCT = 0.5
 _END = object()
+_PARTITION_TYPE = pa.dictionary(pa.int32(), pa.string())  # see `_label`
 # The days Python's `date` names (DuckDB's DATE reaches far wider), as days since the epoch.
 _MIN_DAY = (date.min - date(1970, 1, 1)).days
 _MAX_DAY = (date.max - date(1970, 1, 1)).days
@@ -95,6 +96,7 @@ class CuratedSink:
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._wanted: set[str] = set()
+        self._constants: dict[str, pa.Array] = {}
 
     # Producer side (the load's thread) ---------------------------------------------------
     def open(self, table_schema: pa.Schema) -> None:
@@ -105,7 +107,7 @@ class CuratedSink:
             # a partition on a column itself (identity): DuckDB's writer names it, as before
             self.usable = False
             return
-        fields = [*table_schema, *(pa.field(p, pa.string()) for p in self.partitions)]
+        fields = [*table_schema, *(pa.field(p, _PARTITION_TYPE) for p in self.partitions)]
         self._schema = pa.schema(fields)
         self._wanted = {
             *table_schema.names,
@@ -199,9 +201,9 @@ class CuratedSink:
                     return None
                 arrays.append(col)
             elif f.name == "run_id":
-                arrays.append(pa.repeat(pa.scalar(self.run_id, f.type), n))
+                arrays.append(self._constant(f, self.run_id, n))
             elif f.name == "ingestion_time":
-                arrays.append(pa.repeat(pa.scalar(self.ingestion_time, f.type), n))
+                arrays.append(self._constant(f, self.ingestion_time, n))
             elif f.name in names:
                 col = rows.column(f.name)
                 arrays.append(col if col.type == f.type else pc.cast(col, f.type))
@@ -209,29 +211,35 @@ class CuratedSink:
                 arrays.append(pa.nulls(n, f.type))
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema)
 
+    def _constant(self, f: pa.Field, value: Any, n: int) -> pa.Array:
+        """`n` copies of a run's constant, sliced from one array made once (not per batch)."""
+        made = self._constants.get(f.name)
+        if made is None or len(made) < n:
+            made = self._constants[f.name] = pa.repeat(pa.scalar(value, f.type), n)
+        return made.slice(0, n)
 
-def _label(values: pa.Array) -> pa.Array | None:
-    """Partition values as the folder names' text: a day (DATE) as YYYY-MM-DD, as DuckDB
-    writes it; None for a day Python's dates cannot name (the table route names it)."""
+
+def _label(values: pa.Array) -> pa.DictionaryArray | None:
+    """Partition values as the folder names' text, dictionary-encoded (a batch holds a few
+    values: each is named and checked once, not once a row): a day (DATE) as YYYY-MM-DD, as
+    DuckDB writes it; None for a day Python's dates cannot name (the table route names it)."""
     if not pa.types.is_date32(values.type):
-        return values
-    if not len(values):
-        return pa.array([], pa.string())
+        return pc.dictionary_encode(values.cast(pa.string()))
     if values.null_count:
         return None
-    bounds = pc.min_max(values.cast(pa.int32()))
+    days = pc.dictionary_encode(values)
+    bounds = pc.min_max(days.dictionary.cast(pa.int32()))
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    if lo is None or not _MIN_DAY <= lo <= hi <= _MAX_DAY:
+    if lo is not None and not _MIN_DAY <= lo <= hi <= _MAX_DAY:
         return None
-    days = pc.dictionary_encode(values)  # a few distinct days: named once each
     names = pa.array([d.isoformat() for d in days.dictionary.to_pylist()], pa.string())
-    return pc.take(names, days.indices)
+    return pa.DictionaryArray.from_arrays(days.indices, names)
 
 
-def _safe(values: pa.Array) -> bool:
+def _safe(values: pa.DictionaryArray) -> bool:
     if values.null_count:
         return False
-    return all(SAFE_VALUE.match(v) for v in pc.unique(values).to_pylist())
+    return all(SAFE_VALUE.match(v) for v in values.dictionary.to_pylist())
 
 
 class PartitionWriter:
