@@ -81,13 +81,20 @@ def stream(
     sql: str,
     params: dict[str, Any] | None = None,
     batch_rows: int = 65_536,
+    *,
+    types: dict[str, str] | None = None,
 ) -> Iterator[pa.RecordBatchReader]:
     """Stream a query's result as Arrow batches (bounded memory).
+
+    With `types`, it is filled with each result column's DuckDB type, read off the query as it
+    is planned: asking DuckDB to describe a big query first would bind it once more.
 
     The stream is closed on the way out, even on error: DuckDB refuses further statements on a
     connection while a result is still open.
     """
     rel = con.sql(sql, params=params)
+    if types is not None:
+        types.update((name, str(t)) for name, t in zip(rel.columns, rel.types, strict=True))
     fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
     reader: pa.RecordBatchReader = fetch(batch_rows)
     try:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -497,6 +497,40 @@ def test_day_partitions_are_named_the_same_by_the_sink_and_the_table_route(
     assert (f"curated.table_route run_id={run_id}" in caplog.text) == (route == "table")
     root = Path(settings.lake) / "curated" / "moments"
     assert {p.name for p in root.iterdir()} == {f"at_day={d}" for d in days}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_derived_columns_get_the_types_duckdb_gives_their_expressions(
+    tmp_path: Path, fast: bool
+) -> None:
+    """The table's derived columns are typed from the checked stream itself (no second look
+    at the program), on the fast read and the general one."""
+    settings = with_contract(
+        tmp_path,
+        "name: sums\nversion: 1\nprimary_key: [id]\n"
+        "fields:\n  id: {type: string, required: true}\n  n: {type: int64}\n"
+        "  seen: {type: timestamp}\n"
+        "derived:\n  half: n / 2\n  next: n + 1\n  day: CAST(seen AS DATE)\n"
+        "  label: upper(id)\n",
+    ).model_copy(update={"ndjson_fast_read": fast})
+    rows = [{"id": "a", "n": 3, "seen": "2026-01-02T10:00:00Z"}]
+    LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "s.ndjson", rows))], "sums")
+    types = dict(
+        table_rows(
+            settings,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'sums'",
+        )
+    )
+    assert {c: types[c] for c in ("half", "next", "day", "label")} == {
+        "half": "DOUBLE",
+        "next": "BIGINT",
+        "day": "DATE",
+        "label": "VARCHAR",
+    }
+    assert table_rows(settings, "SELECT half, next, day, label FROM sums") == [
+        (1.5, 4, date(2026, 1, 2), "A")
+    ]
 
 
 def test_the_first_file_is_checked_while_the_inputs_are_hashed(

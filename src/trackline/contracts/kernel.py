@@ -113,7 +113,6 @@ class Kernel:
         self.memory_limit = memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: dict[pa.Schema, Program] = {}
-        self._derived_types: dict[pa.Schema, dict[str, str]] = {}
 
     # Compilation -------------------------------------------------------------------------
     def compile(self, schema: pa.Schema) -> Program:
@@ -283,24 +282,6 @@ class Kernel:
         finally:
             con.unregister("_texts")
         return out.column("d").combine_chunks()
-
-    def derived_types(self, schema: pa.Schema) -> dict[str, str]:
-        """DuckDB types of the derived columns for inputs of this schema (for table DDL)."""
-        types = self._derived_types.get(schema)
-        if types is None:
-            types = self._derived_types[schema] = self._describe_derived(schema)
-        return types
-
-    def _describe_derived(self, schema: pa.Schema) -> dict[str, str]:
-        con = self.connection
-        con.register("input", schema.empty_table())
-        try:
-            rows = con.sql(
-                f"DESCRIBE ({self.compile(schema).sql})", params={"now": datetime.now(UTC)}
-            ).fetchall()
-        finally:
-            con.unregister("input")
-        return {str(r[0]): str(r[1]) for r in rows if r[0] in self.contract.derived}
 
     def run(
         self, data: pa.Table | pa.RecordBatch, *, now: datetime | None = None, dedup: bool = True

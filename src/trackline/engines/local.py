@@ -389,7 +389,6 @@ class LocalEngine:
         reader = None if fast else read_batches(f, self.settings.batch_rows)
         kernel_schema = _without_source(LINES_SCHEMA if reader is None else reader.schema)
         program = kernel.file_program(f.uri) if fast else kernel.compile(kernel_schema)
-        derived = kernel.derived_types(kernel_schema)  # before the stream holds the kernel
         kcon = kernel.connection
         parts = "".join(
             f", {expr} AS {partition_alias(i)}"
@@ -404,10 +403,14 @@ class LocalEngine:
             source = pa.RecordBatchReader.from_batches(kernel_schema, prefetch(inputs))
             kcon.register("input", source)
         try:
+            types: dict[str, str] = {}  # the derived columns' for the table (no second bind)
             with (
-                duck.stream(kcon, sql, {"now": now}, self.settings.batch_rows) as stream,
+                duck.stream(
+                    kcon, sql, {"now": now}, self.settings.batch_rows, types=types
+                ) as stream,
                 Prefetcher(stream) as batches,
             ):
+                derived = {name: types[name] for name in contract.derived}
                 yield _Checked(f.uri, derived, stream.schema, batches, fast=fast)
         finally:
             if reader is not None:
