@@ -66,3 +66,41 @@ def test_closing_early_stops_the_producer() -> None:
     assert len(produced) == stopped_at < 10
     assert not [t for t in threading.enumerate() if t.name == "test-close-early"]
     assert list(ahead) == []
+
+
+class Sized:
+    """An item with Arrow's `nbytes`, as the engine's batches have."""
+
+    def __init__(self, i: int, nbytes: int) -> None:
+        self.i, self.nbytes = i, nbytes
+
+
+def sized(n: int, nbytes: int, produced: list[int]) -> Iterator[Sized]:
+    for i in range(n):
+        produced.append(i)
+        yield Sized(i, nbytes)
+
+
+def test_a_lead_runs_ahead_by_memory_then_ends_at_the_usual_depth() -> None:
+    produced: list[int] = []
+    with Prefetcher(sized(1000, 10, produced), depth=2, lead_bytes=55) as ahead:
+        # past the depth while the queue holds less than 55 bytes: six items, and one waiting
+        assert wait_for(lambda: len(produced) >= 6)
+        time.sleep(0.2)
+        assert 6 <= len(produced) <= 7
+        ahead.end_lead()
+        got = [next(ahead).i for _ in range(20)]
+        time.sleep(0.2)
+        # the queue drained to the usual depth and is refilled no further than that
+        assert len(produced) - len(got) <= 3
+        got += [item.i for item in ahead]
+    assert got == list(range(1000))
+
+
+def test_without_a_lead_large_items_still_flow_at_the_depth() -> None:
+    produced: list[int] = []
+    with Prefetcher(sized(50, 1 << 30, produced), depth=2) as ahead:
+        assert wait_for(lambda: len(produced) >= 2)
+        time.sleep(0.2)
+        assert len(produced) <= 3
+        assert [item.i for item in ahead] == list(range(50))

@@ -26,28 +26,51 @@ class Prefetcher(Iterator[T]):
     """Iterate `items` while a thread, started at once, produces up to `depth` ahead.
 
     Where a consumer is not ready yet (a run waiting for its inputs' hashes), the producer
-    already works. An exception in the producer is raised in the consumer at the same
-    position. `close` (or leaving the `with` block) stops the producer at its next step.
+    already works. With `lead_bytes`, it may run further ahead than `depth` while the items
+    queued (by their `nbytes`, Arrow batches) hold less than that, until `end_lead`: memory
+    bounds the head start, not a count. An exception in the producer is raised in the
+    consumer at the same position. `close` (or leaving the `with` block) stops the producer
+    at its next step.
     """
 
     def __init__(
-        self, items: Iterable[T], depth: int = 2, name: str = "trackline-prefetch"
+        self,
+        items: Iterable[T],
+        depth: int = 2,
+        name: str = "trackline-prefetch",
+        *,
+        lead_bytes: int = 0,
     ) -> None:
         self._items = items
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        # Unbounded queue, bounded under `_room` instead: the bound changes with `end_lead`.
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._depth = max(1, depth)
+        self._lead_bytes = lead_bytes
+        self._queued_bytes = 0
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self._finished = False
         self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
         self._thread.start()
 
+    def end_lead(self) -> None:
+        """From now on, produce at most `depth` ahead."""
+        with self._room:
+            self._lead_bytes = 0
+
+    def _full(self) -> bool:
+        return self._queue.qsize() >= self._depth and self._queued_bytes >= self._lead_bytes
+
     def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        size = _nbytes(item)
+        with self._room:
+            while self._full() and not self._stop.is_set():
+                self._room.wait(0.1)
+            if self._stop.is_set():
+                return False
+            self._queued_bytes += size
+            self._queue.put(item)
+        return True
 
     def _produce(self) -> None:
         try:
@@ -63,6 +86,9 @@ class Prefetcher(Iterator[T]):
         if self._finished:
             raise StopIteration
         item = self._queue.get()
+        with self._room:
+            self._queued_bytes -= _nbytes(item)
+            self._room.notify()
         if item is _DONE:
             self._finished = True
             raise StopIteration
@@ -74,6 +100,8 @@ class Prefetcher(Iterator[T]):
     def close(self) -> None:
         self._finished = True
         self._stop.set()
+        with self._room:
+            self._room.notify_all()
         self._thread.join()
 
     def __enter__(self) -> Prefetcher[T]:
@@ -92,3 +120,8 @@ def prefetch(items: Iterable[T], depth: int = 2, name: str = "trackline-prefetch
     """
     with Prefetcher(items, depth, name) as ahead:
         yield from ahead
+
+
+def _nbytes(item: object) -> int:
+    size = getattr(item, "nbytes", 0)
+    return size if isinstance(size, int) else 0
