@@ -108,8 +108,9 @@ _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 <
 
 def memory_limit(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
     """The connection's memory limit as DuckDB shows it (e.g. '488.2 MiB') and in bytes."""
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    shown = str(row[0] if row else "")
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next query
+    rows = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    shown = str(rows[0][0] if rows else "")
     number, _, unit = shown.partition(" ")
     try:
         return shown, int(float(number) * _UNITS[unit])

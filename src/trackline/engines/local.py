@@ -85,11 +85,11 @@ COMMIT_CHECKPOINT_BYTES = 1 << 20
 REJECTED_BATCH_ROWS = 16_384
 EXPORT_MEMORY_SHARE = 0.5
 # While the inputs hash (the run id needs them all), the kernel checks the first file ahead
-# into up to this much memory, instead of a couple of batches: at 5M events the hash took
-# 1.5-2 s and one core sat idle most of it once the kernel's usual two batches were done.
-# With 192 MB (about 16 batches of listening events) the run took 0.2-0.6 s less (12.3-13.0 s
+# into up to this share of the memory limit (192 MB of the default 512), instead of a couple of
+# batches: at 5M events the hash took 1.5-2 s and one core sat idle most of it once the
+# kernel's usual two batches were done. With the lead the run took 0.2-0.6 s less (12.3-13.0 s
 # against 12.9-13.4 in alternating runs), peak RSS the same: the load's own peak comes later.
-HEAD_LEAD_BYTES = 192 << 20
+HEAD_LEAD_SHARE = 0.375
 _DAY_US = 86_400_000_000  # microseconds a day
 
 
@@ -188,7 +188,7 @@ class LocalEngine:
                         files[0],
                         started,
                         fast and ndjson_fast.eligible(files[0]),
-                        lead_bytes=HEAD_LEAD_BYTES,
+                        lead_bytes=int(HEAD_LEAD_SHARE * self._memory_bytes(kernel)),
                     )
                 )
                 wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
@@ -795,6 +795,11 @@ class LocalEngine:
             return self.lake.write_partitioned(reader, base, columns, pattern + ".parquet")
 
     # Helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _memory_bytes(kernel: Kernel) -> int:
+        """The configured memory limit in bytes, as the kernel's DuckDB reads it."""
+        return duck.memory_limit(kernel.connection)[1]
+
     def _memory_share(self, con: Any, fraction: float) -> AbstractContextManager[None]:
         """A step under a share of the warehouse's memory limit (see the constants)."""
         return duck.memory_share(con, self.settings.duckdb_memory_limit, fraction)
