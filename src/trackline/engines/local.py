@@ -84,11 +84,12 @@ COMMIT_CHECKPOINT_BYTES = 1 << 20
 # Rejected rows of a fast read gathered before their text is read and checked (`_FastText`).
 REJECTED_BATCH_ROWS = 16_384
 EXPORT_MEMORY_SHARE = 0.5
-# While the inputs hash (the run id needs them all), the kernel checks the first file ahead
-# into up to this share of the memory limit (192 MB of the default 512), instead of a couple of
-# batches: at 5M events the hash took 1.5-2 s and one core sat idle most of it once the
-# kernel's usual two batches were done. With the lead the run took 0.2-0.6 s less (12.3-13.0 s
-# against 12.9-13.4 in alternating runs), peak RSS the same: the load's own peak comes later.
+# While the inputs hash (the run id needs them all), the fast read's kernel checks the first
+# file ahead into up to this share of the memory limit (192 MB of the default 512), instead of
+# a couple of batches: at 5M events the hash took 1.5-2 s and one core sat idle most of it
+# once the kernel's usual two batches were done. With the lead the run took 0.4-1.5 s less
+# (12.8-13.6 s against 13.2-15.0 in alternating runs), peak RSS the same: the load drains the
+# lead soon after the hash, and its own peak comes later (see `_lead_bytes`).
 HEAD_LEAD_SHARE = 0.375
 _DAY_US = 86_400_000_000  # microseconds a day
 
@@ -177,6 +178,7 @@ class LocalEngine:
             # The run id needs every input's hash, the kernel does not: the first file is
             # checked (a bounded few batches ahead) and the warehouse opened while one core
             # hashes the inputs, instead of the other core waiting for the hash.
+            first_fast = fast and ndjson_fast.eligible(files[0])
             with (
                 _timed(timings, "hash"),
                 ThreadPoolExecutor(1, thread_name_prefix="trackline-hash") as pool,
@@ -187,8 +189,8 @@ class LocalEngine:
                         kernel,
                         files[0],
                         started,
-                        fast and ndjson_fast.eligible(files[0]),
-                        lead_bytes=int(HEAD_LEAD_SHARE * self._memory_bytes(kernel)),
+                        first_fast,
+                        lead_bytes=self._lead_bytes(kernel) if first_fast else 0,
                     )
                 )
                 wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
@@ -796,9 +798,15 @@ class LocalEngine:
 
     # Helpers -----------------------------------------------------------------------------
     @staticmethod
-    def _memory_bytes(kernel: Kernel) -> int:
-        """The configured memory limit in bytes, as the kernel's DuckDB reads it."""
-        return duck.memory_limit(kernel.connection)[1]
+    def _lead_bytes(kernel: Kernel) -> int:
+        """How far the fast read's kernel may check ahead while the inputs hash.
+
+        Only the fast read gets a lead: its kernel (one thread) is the slowest stage, so the
+        load drains the lead soon after the hash. The general read's kernel runs on every
+        core and is not the slowest stage; a lead lasted into the load, and at 5M events
+        peak RSS rose from 750-772 to 788-821 MB for 0.1-0.4 s.
+        """
+        return int(HEAD_LEAD_SHARE * duck.memory_limit(kernel.connection)[1])
 
     def _memory_share(self, con: Any, fraction: float) -> AbstractContextManager[None]:
         """A step under a share of the warehouse's memory limit (see the constants)."""
