@@ -691,3 +691,37 @@ def test_a_field_named_ordinality_keeps_the_general_reader(tmp_path: Path) -> No
     result = LocalEngine(settings).ingest([str(write_ndjson(tmp_path / "s.ndjson", rows))], "steps")
     assert (result.manifest.counts.valid, result.manifest.counts.rejected) == (1, 1)
     assert table_rows(settings, "SELECT id, ordinality FROM steps") == [("a", 7)]
+
+
+@pytest.mark.parametrize("fast_read", [True, False])
+def test_only_the_fast_read_checks_ahead_while_hashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_read: bool
+) -> None:
+    """The fast read's kernel may check ahead into a share of the memory limit until the
+    inputs are hashed; the general read's keeps its usual depth (its lead lasted into the
+    load and raised peak memory)."""
+    leads: list[tuple[int, int]] = []  # (lead_bytes at start, at the end of the run)
+
+    class Recording(local.Prefetcher):  # type: ignore[type-arg]
+        def __init__(self, items: Any, depth: int = 2, *, lead_bytes: int = 0) -> None:
+            super().__init__(items, depth, lead_bytes=lead_bytes)
+            self.started_with = lead_bytes
+
+        def close(self) -> None:
+            leads.append((self.started_with, self._lead_bytes))
+            super().close()
+
+    monkeypatch.setattr(local, "Prefetcher", Recording)
+    settings = Settings.load(
+        home=tmp_path / "home", duckdb_memory_limit="256MB", ndjson_fast_read=fast_read
+    )
+    path = write_ndjson(tmp_path / "events.ndjson", [event(i) for i in range(50)])
+    result = LocalEngine(settings).ingest([str(path)], "listening_events")
+    assert result.manifest.counts.valid == 50
+    assert len(leads) == 1
+    started, ended = leads[0]
+    if fast_read:  # 3/8 of DuckDB's reading of 256 MB (it shows 244.1 MiB)
+        assert started == pytest.approx(0.375 * 256e6, rel=0.001)
+    else:
+        assert started == 0
+    assert ended == 0
