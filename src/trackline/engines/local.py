@@ -176,8 +176,9 @@ class LocalEngine:
         wh: DuckDBWarehouse | None = None
         try:
             # The run id needs every input's hash, the kernel does not: the first file is
-            # checked (a bounded few batches ahead) and the warehouse opened while one core
-            # hashes the inputs, instead of the other core waiting for the hash.
+            # checked ahead (a fast read into a share of memory, `HEAD_LEAD_SHARE`; otherwise a
+            # few batches) and the warehouse opened while one core hashes the inputs, instead
+            # of the other core waiting for the hash.
             first_fast = fast and ndjson_fast.eligible(files[0])
             with (
                 _timed(timings, "hash"),
