@@ -42,7 +42,7 @@ def cpu_seconds() -> float:
 
 
 def phase_generate(path: Path, events: int) -> dict[str, float]:
-    from trackline.sources import generator
+    from trackline.generate import generator
 
     start = time.perf_counter()
     generator.write(
@@ -52,7 +52,7 @@ def phase_generate(path: Path, events: int) -> dict[str, float]:
 
 
 def phase_floor(path: Path, work: Path) -> dict[str, float]:
-    from trackline import duck
+    from trackline.core import duck
 
     con = duck.connect()
     start, cpu = time.perf_counter(), cpu_seconds()

@@ -32,9 +32,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from trackline.config import Settings
+    from trackline.core.http import HttpClient
     from trackline.fakeapi import FakeAPI, FaultRates, serve
-    from trackline.sources.fetch import fetch_users
-    from trackline.sources.http import HttpClient
+    from trackline.pipelines.fetch import fetch_users
     from trackline.state import open_state
 
     rates = FaultRates(fail_rate=args.fault_rate / 2, rate_limit_rate=args.fault_rate / 2)

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from model import populate
-from trackline import duck
-from trackline.analytics.group import MEMBER_PLAYS, OVERLAP, group_report
+from trackline.analytics.group_listening import MEMBER_PLAYS, OVERLAP, group_report
 from trackline.analytics.plays import activity_sql
 from trackline.config import Settings
+from trackline.core import duck
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from trackline import duck
+from trackline.core import duck
 from trackline.recommend import base
 
 K = 10

@@ -38,7 +38,7 @@ def main() -> None:
     from trackline.bus.base import open_bus
     from trackline.config import Settings
     from trackline.fakeapi import FakeAPI, serve
-    from trackline.pull import pull_loop
+    from trackline.sessions.pull import pull_loop
     from trackline.state import open_state
 
     with (

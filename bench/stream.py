@@ -48,7 +48,7 @@ def reachable(name: str) -> bool:
 def payloads(n: int) -> list[Any]:
     from trackline.bus.base import Outgoing
     from trackline.contracts.loader import ContractRegistry
-    from trackline.sources.generator import ENCODE
+    from trackline.generate.generator import ENCODE
     from trackline.stream.events import ordering_key
     from trackline.stream.publisher import mixed
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trackline import duck
+from trackline.core import duck
 
 
 def test_connections_are_utc_and_print_no_progress_bar(tmp_path: Path) -> None:

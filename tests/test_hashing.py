@@ -9,7 +9,7 @@ from pathlib import Path
 
 import fsspec
 
-from trackline.hashing import CHUNK, sha256_stream, update_from
+from trackline.core.hashing import CHUNK, sha256_stream, update_from
 
 
 class _ReadOnly:
@@ -62,7 +62,7 @@ def test_update_from_continues_a_digest_and_an_empty_file_is_zero_bytes() -> Non
 
 
 def test_a_hashing_writer_gives_the_written_file_s_size_and_hash(tmp_path: Path) -> None:
-    from trackline.hashing import HashingWriter
+    from trackline.core.hashing import HashingWriter
 
     path = tmp_path / "out.bin"
     out = HashingWriter(path.open("wb"))

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 # A child process: the flag is per process and inherited, so each case starts from a reset.
 CHILD = """
 import sys
-from trackline import hugepages
+from trackline.core import hugepages
 from trackline.config import Settings
 from trackline.engines.local import LocalEngine
 hugepages._prctl(hugepages.PR_SET_THP_DISABLE, 0)

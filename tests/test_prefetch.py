@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from trackline.prefetch import Prefetcher, prefetch
+from trackline.core.prefetch import Prefetcher, prefetch
 
 
 def counting(n: int, produced: list[int], fail_at: int | None = None) -> Iterator[int]:

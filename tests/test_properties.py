@@ -19,10 +19,10 @@ import pyarrow.dataset as ds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trackline import duck
 from trackline.config import Settings
 from trackline.contracts.kernel import Kernel
 from trackline.contracts.loader import builtin_contracts
+from trackline.core import duck
 from trackline.engines.local import LocalEngine
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -20,8 +20,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from trackline.core.hashing import sha256_stream
 from trackline.errors import ConfigError, TracklineError
-from trackline.hashing import sha256_stream
 
 
 @dataclass(frozen=True)

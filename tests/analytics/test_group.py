@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trackline.analytics.group import analyse_group
-from trackline.analytics.groups import members, resolve, set_members
+from trackline.analytics.group_listening import analyse_group
+from trackline.analytics.members import members, resolve, set_members
 from trackline.config import Settings
 from trackline.errors import UsageError
 
@@ -92,9 +92,9 @@ def test_unknown_member_gets_an_empty_profile(small_group: Settings) -> None:
 def test_state_store_groups_and_sessions_resolve_and_sync(tmp_path: Path) -> None:
     """Groups live in the state store; sessions count as groups; `sync` copies both to the
     warehouse for the dbt mart."""
-    from trackline import duck
-    from trackline.analytics.groups import sync
-    from trackline.sessions import create_session
+    from trackline.analytics.members import sync
+    from trackline.core import duck
+    from trackline.sessions.lifecycle import create_session
     from trackline.state import open_state
     from trackline.state.groups import create_group
 

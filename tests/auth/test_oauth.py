@@ -13,9 +13,9 @@ import pytest
 
 from trackline.auth.oauth import TokenSet, authorize, oauth_app, refresh
 from trackline.config import Settings
+from trackline.core.http import HttpClient
 from trackline.errors import ConnectorError, NeedsReauthError
 from trackline.fakeapi import FakeAPI, serve
-from trackline.sources.http import HttpClient
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 
 from trackline.cdc import CartsCDC, DeadLetters, Source, dead_letter_path
 from trackline.config import Settings
+from trackline.core.http import HttpClient
 from trackline.fakeapi import FakeAPI, serve
 from trackline.sources.fakestore import FakeStore
-from trackline.sources.http import HttpClient
 from trackline.state import StateStore, open_state
 
 

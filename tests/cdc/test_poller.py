@@ -15,8 +15,8 @@ from tests.cdc.conftest import Carts, NdjsonPublisher, make_cdc
 from trackline.cdc import dead_letter_path
 from trackline.cdc.events import Source
 from trackline.config import Settings
+from trackline.core.http import HttpClient
 from trackline.fakeapi import FakeAPI
-from trackline.sources.http import HttpClient
 from trackline.state import StateStore, open_state
 
 

@@ -15,8 +15,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.engines import local
 from trackline.engines.local import LocalEngine
 from trackline.errors import UsageError

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from trackline.fakeapi import FakeAPI, serve
-from trackline.fakeapi.fakestore import FakeStoreData
+from trackline.fakeapi.fakestore_routes import FakeStoreData
 
 
 def test_cart_writes_are_persisted_and_survive_a_restart(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.engines.local import LocalEngine
-from trackline.sources import generator
+from trackline.generate import generator
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: Some datasets are left out on purpose: models must build over missing source tables.
@@ -80,7 +80,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 @pytest.fixture(scope="module")
 def modelled(warehouse: Warehouse) -> tuple[Warehouse, dict[str, Any]]:
     """`trackline model --json` run once on the ingested warehouse, with one named group."""
-    from trackline.analytics.groups import set_members
+    from trackline.analytics.members import set_members
 
     set_members(warehouse.settings, "friends", list(GROUP))
     proc = warehouse.cli("model", "--json")

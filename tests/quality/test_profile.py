@@ -9,9 +9,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from trackline import duck
 from trackline.contracts.loader import ContractRegistry, parse_contract
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core import duck
 from trackline.errors import QueryError
 from trackline.quality.profile import jsonable, kind_of, profile
 

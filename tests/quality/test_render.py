@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from trackline import duck
 from trackline.contracts.loader import parse_contract
+from trackline.core import duck
 from trackline.quality import profile, render_html, render_markdown, slice_report
 from trackline.quality.render import fmt_num, fmt_value, md_escape
 

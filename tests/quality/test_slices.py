@@ -8,9 +8,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from trackline import duck
 from trackline.contracts.loader import ContractRegistry, parse_contract
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core import duck
 from trackline.quality.slices import slice_report
 
 CONTRACT = """

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from tests.analytics.conftest import small_group  # noqa: F401  (fixture)
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.errors import UsageError
 from trackline.recommend import base
 from trackline.recommend.service import recommend

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.errors import UsageError
-from trackline.sources.export import import_spotify_export
+from trackline.pipelines.export import import_spotify_export
 
 IP = "203.0.113.77"
 UA = "unit-test-agent/9.9"

@@ -24,10 +24,10 @@ import pytest
 
 from trackline.contracts.kernel import Kernel, KernelResult
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
 from trackline.errors import UnknownDatasetError, UsageError
-from trackline.sources import generator
-from trackline.sources.generator import (
+from trackline.generate import generator
+from trackline.generate.generator import (
     ENCODE,
     INVALID_KINDS,
     GeneratedFile,

@@ -6,9 +6,7 @@ import time
 
 import pytest
 
-from trackline.errors import RateLimitedError
-from trackline.fakeapi import FakeAPI
-from trackline.sources.http import (
+from trackline.core.http import (
     HttpClient,
     MalformedResponseError,
     RetryPolicy,
@@ -19,6 +17,8 @@ from trackline.sources.http import (
     redact_url,
     register_secret,
 )
+from trackline.errors import RateLimitedError
+from trackline.fakeapi import FakeAPI
 
 FAST = RetryPolicy(max_attempts=4, backoff=0.01, backoff_max=0.05, max_retry_after=5)
 

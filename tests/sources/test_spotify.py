@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.sources.conftest import connect
-from trackline import duck
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
 from trackline.config import Settings
+from trackline.core import duck
+from trackline.core.http import HttpClient
 from trackline.errors import NeedsReauthError
 from trackline.fakeapi import FakeAPI
-from trackline.sources.fetch import fetch_user, fetch_users
-from trackline.sources.http import HttpClient
+from trackline.pipelines.fetch import fetch_user, fetch_users
 from trackline.state import StateStore
 
 

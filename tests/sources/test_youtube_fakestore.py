@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.sources.conftest import connect
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
+from trackline.core.http import HttpClient
 from trackline.fakeapi import FakeAPI
+from trackline.pipelines.fetch import fetch_user, flush_spool
 from trackline.sources.fakestore import FakeStore
-from trackline.sources.fetch import fetch_user, flush_spool
-from trackline.sources.http import HttpClient
 from trackline.sources.spool import pending
 from trackline.sources.youtube import duration_seconds
 from trackline.state import StateStore

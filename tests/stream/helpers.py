@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trackline import duck
+from trackline.core import duck
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import PublishResult
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from tests.stream.helpers import assert_exactly_once, error_message_ids, raw_lines
-from trackline import duck
 from trackline.bus.base import Message, Outgoing, open_bus
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
+from trackline.core import duck
 from trackline.stream.consumer import StreamProcessor, Totals
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import publish_events

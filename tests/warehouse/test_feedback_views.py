@@ -10,7 +10,7 @@ from pathlib import Path
 from trackline.bus.base import Outgoing, open_bus
 from trackline.config import Settings
 from trackline.engines.local import LocalEngine
-from trackline.sources import generator
+from trackline.generate import generator
 from trackline.stream.consumer import StreamProcessor
 from trackline.warehouse.base import open_warehouse
 from trackline.warehouse.views import session_feedback

@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from tests.web.conftest import TOKEN, auth, connect, envelope, serve_app
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.fakeapi import FakeAPI
 from trackline.pipelines.base import UserOutcome
 from trackline.pipelines.generated import GeneratedPipeline
 from trackline.state import StateStore
 from trackline.web.auth import TokenAuth
-from trackline.web.worker import create_app
+from trackline.web.push import create_app
 
 
 @pytest.fixture

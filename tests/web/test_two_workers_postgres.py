@@ -22,7 +22,7 @@ from trackline.pipelines.base import UserOutcome
 from trackline.pipelines.generated import GeneratedPipeline
 from trackline.state import StateStore, open_state
 from trackline.web.auth import TokenAuth
-from trackline.web.worker import create_app
+from trackline.web.push import create_app
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.worker.conftest import connect
-from trackline import duck, sessions
+from trackline import sessions
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
+from trackline.core import duck
 from trackline.fakeapi import FakeAPI, serve
 from trackline.fakeapi.faults import FaultRates
+from trackline.sessions.runner import run_session
 from trackline.state import open_state
-from trackline.worker import run_session
 
 KEYS = {t: ", ".join(ContractRegistry().get(t).key_columns) for t in ("listens", "playlist_tracks")}
 

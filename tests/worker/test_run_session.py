@@ -7,13 +7,13 @@ import logging
 import pytest
 
 from tests.worker.conftest import connect
-from trackline import duck
 from trackline.config import Settings
+from trackline.core import duck
+from trackline.core.logctx import ContextFilter
 from trackline.fakeapi import FakeAPI
-from trackline.logctx import ContextFilter
 from trackline.pipelines.generated import GeneratedPipeline
+from trackline.sessions.runner import run_session
 from trackline.state import StateStore
-from trackline.worker import run_session
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:

@@ -6,11 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from trackline import sessions, trigger
+from trackline import sessions
 from trackline.bus.base import open_bus
 from trackline.config import Settings
 from trackline.pipelines.generated import GeneratedPipeline
-from trackline.pull import pull_loop
+from trackline.sessions import trigger
+from trackline.sessions.pull import pull_loop
 from trackline.state import StateStore
 
 

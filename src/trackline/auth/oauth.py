@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from trackline.config import Settings
+from trackline.core.http import HttpClient, register_secret
+from trackline.core.http.redact import redact
 from trackline.errors import ConfigError, ConnectorError, NeedsReauthError, UsageError
-from trackline.sources.http import HttpClient, register_secret
-from trackline.sources.http.redact import redact
 
 SCOPES = {
     "spotify": (

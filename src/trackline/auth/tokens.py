@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 
 from trackline.auth.oauth import OAuthApp, refresh
+from trackline.core.http import HttpClient
 from trackline.errors import NeedsReauthError
-from trackline.sources.api_state import ConnectorState
-from trackline.sources.http import HttpClient
+from trackline.state.connectors import ConnectorState
 
 log = logging.getLogger(__name__)
 SKEW = 60.0  # refresh this many seconds before the stated expiry

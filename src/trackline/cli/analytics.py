@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from trackline.analytics.group import analyse_group
-from trackline.analytics.groups import resolve
+from trackline.analytics.group_listening import analyse_group
+from trackline.analytics.members import resolve
 from trackline.cli.common import out, print_json, state
 
 app = typer.Typer(help="Listening analytics.", no_args_is_help=True)

@@ -8,9 +8,9 @@ import typer
 
 from trackline.auth.oauth import PROVIDERS, authorize, oauth_app
 from trackline.cli.common import err, out, print_json, state
+from trackline.core.http import HttpClient
 from trackline.errors import UsageError
-from trackline.sources.api_state import open_connector_state
-from trackline.sources.http import HttpClient
+from trackline.state.connectors import open_connector_state
 
 
 def auth(

@@ -11,9 +11,9 @@ from trackline.bus.base import open_bus, redact
 from trackline.cdc import CartsCDC, DeadLetters, PollResult, Source, dead_letter_path
 from trackline.cdc.poller import DEFAULT_TOPIC, stop_on_signals
 from trackline.cli.common import out, print_json, state
+from trackline.core.http import HttpClient, redact_url
 from trackline.errors import UsageError
 from trackline.sources.fakestore import FakeStore
-from trackline.sources.http import HttpClient, redact_url
 from trackline.state import open_state
 
 cdc_app = typer.Typer(help="Change data capture: API changes as CloudEvents on the bus.")

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 
 from trackline.config import Settings
-from trackline.logctx import ContextFilter
-from trackline.progress import Reporter, default_reporter
-from trackline.sources.http.redact import RedactingFilter
+from trackline.core.http.redact import RedactingFilter
+from trackline.core.logctx import ContextFilter
+from trackline.core.progress import Reporter, default_reporter
 
 
 @dataclass

@@ -27,7 +27,7 @@ def demo(
     st = state(ctx)
     settings = st.settings()
     start = time.perf_counter()
-    from trackline.demo import run_demo
+    from trackline.demo.pipeline import run_demo
 
     result = run_demo(
         settings, count=count, invalid_share=invalid_share, seed=seed, reporter=st.reporter()

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from trackline.cli.common import err, out, print_json, state
-from trackline.sources.fetch import CONNECTORS, UserFetchResult, fetch_users, flush_spool
+from trackline.pipelines.fetch import CONNECTORS, UserFetchResult, fetch_users, flush_spool
 from trackline.sources.spool import pending
 
 

@@ -31,7 +31,7 @@ def generate(
 ) -> None:
     """Write realistic records, with invalid ones of every kind the contract catches."""
     from trackline.contracts.loader import ContractRegistry
-    from trackline.sources import generator
+    from trackline.generate import generator
 
     contracts = ContractRegistry(state(ctx).settings().contracts_dir)
     result = generator.write(

@@ -8,7 +8,7 @@ import typer
 
 from trackline.cli.common import out, print_json, state
 from trackline.cli.ingest import print_result
-from trackline.sources.export import import_spotify_export
+from trackline.pipelines.export import import_spotify_export
 
 import_app = typer.Typer(help="Import data exports from services.")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trackline.analytics.groups import members
+from trackline.analytics.members import members
 from trackline.cli.common import out, print_json, state
 from trackline.errors import UsageError
 from trackline.recommend.service import recommend as run_recommend

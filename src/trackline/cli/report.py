@@ -19,7 +19,7 @@ def report(
 ) -> None:
     """Show a run's quality profile and slice report."""
     settings = state(ctx).settings()
-    from trackline import history
+    from trackline.runs import history
 
     m = history.get_manifest(settings, run_id)
     reports = history.get_reports(settings, m.run_id)

@@ -24,7 +24,7 @@ def list_runs(
     """List runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    from trackline import history
+    from trackline.runs import history
 
     rows = history.list_runs(state(ctx).settings(), dataset=dataset, limit=limit)
     if json_:
@@ -57,7 +57,7 @@ def show(
     json_: Annotated[bool, typer.Option("--json", help="Print the manifest.")] = False,
 ) -> None:
     """Show a run's manifest: inputs, outputs, counts, timings."""
-    from trackline import history
+    from trackline.runs import history
 
     m = history.get_manifest(state(ctx).settings(), run_id)
     if json_:

@@ -24,7 +24,7 @@ def serve_worker(
     """Accept Pub/Sub push deliveries of sessions on POST /pubsub/push (see docs/worker.md)."""
     settings = state(ctx).settings()
     try:
-        from trackline.web.worker import create_app
+        from trackline.web.push import create_app
     except ImportError:
         raise ConfigError(
             "the HTTP worker needs FastAPI: install it with `pip install 'trackline[web]'`"
@@ -55,8 +55,8 @@ def worker(
 ) -> None:
     """Pull sessions from the bus's `sessions` topic and run them until stopped."""
     from trackline.bus.base import open_bus
-    from trackline.pull import pull_loop
-    from trackline.worker import default_worker_id
+    from trackline.sessions.pull import pull_loop
+    from trackline.sessions.runner import default_worker_id
 
     with store_for(ctx) as (settings, store):
         consumer = open_bus(bus, settings)
@@ -98,7 +98,7 @@ def trigger(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Publish the sessions whose message was lost (never announced, stuck, lease expired)."""
-    from trackline import trigger as trig
+    from trackline.sessions import trigger as trig
 
     with store_for(ctx) as (settings, store):
         publisher = trig.open_publisher(settings)

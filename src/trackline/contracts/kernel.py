@@ -36,8 +36,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trackline import duck
-from trackline.contracts.model import DUCKDB_TYPES, Contract, FieldSpec
+from trackline.contracts.spec import DUCKDB_TYPES, Contract, FieldSpec
+from trackline.core import duck
+from trackline.core.dialect import ident, literal
 
 WS = "' \t\r\n'"
 INT_RE = "[+-]?[0-9]{1,19}"
@@ -60,20 +61,6 @@ REJECTED_SCHEMA = pa.schema(
         ("source_line", pa.int64()),
     ]
 )
-
-
-def ident(name: str) -> str:
-    """Quote an identifier for DuckDB (names from files may hold any character)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str | int | float) -> str:
-    """A SQL literal for a contract constant (validated at load; quotes doubled)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from trackline.contracts.expressions import check_expression
-from trackline.contracts.model import (
+from trackline.contracts.spec import (
     IDENTIFIER,
     NUMERIC_TYPES,
     SYSTEM_COLUMNS,

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trackline.hashing import HashingWriter
+from trackline.core.hashing import HashingWriter
 from trackline.lake import Lake, StoredFile
 
 log = logging.getLogger("trackline.engine")

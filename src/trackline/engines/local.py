@@ -33,29 +33,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trackline import __version__, duck, hugepages
+from trackline import __version__
 from trackline.config import Settings
 from trackline.contracts.kernel import (
     REJECTED_SCHEMA,
     UNPARSED,
     Kernel,
     count_reasons,
-    ident,
-    literal,
 )
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core import duck, hugepages
+from trackline.core.dialect import ident, literal
+from trackline.core.hashing import sha256_stream
+from trackline.core.prefetch import Prefetcher, prefetch
+from trackline.core.progress import NullReporter, Reporter
 from trackline.engines.curated import CuratedSink, PartitionWriter, partition_alias
 from trackline.engines.keys import SeenKeys
 from trackline.errors import TracklineError, UsageError
-from trackline.hashing import sha256_stream
 from trackline.lake import Lake, StoredFile
-from trackline.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
-from trackline.prefetch import Prefetcher, prefetch
-from trackline.progress import NullReporter, Reporter
 from trackline.quality.profile import profile
 from trackline.quality.render import render_html, render_markdown
 from trackline.quality.slices import slice_report
+from trackline.runs.manifest import Counts, InputRecord, Manifest, OutputRecord, run_id_for
 from trackline.sources import ndjson_fast
 from trackline.sources.base import InputFile
 from trackline.sources.files import LINES_SCHEMA, expand, read_batches

@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from trackline.fakeapi.accounts import Authority
-from trackline.fakeapi.fakestore import FakeStoreAPI, FakeStoreData
+from trackline.fakeapi.accounts_routes import Authority
+from trackline.fakeapi.fakestore_routes import FakeStoreAPI, FakeStoreData
 from trackline.fakeapi.faults import Fault, FaultRates, Faults
-from trackline.fakeapi.spotify import SpotifyAPI, SpotifyData
-from trackline.fakeapi.youtube import YouTubeAPI, YouTubeData
+from trackline.fakeapi.spotify_routes import SpotifyAPI, SpotifyData
+from trackline.fakeapi.youtube_routes import YouTubeAPI, YouTubeData
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

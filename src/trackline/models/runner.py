@@ -130,7 +130,7 @@ def invoke(
     runner_cls = _dbt_runner()
     run = ModelRun(command=command, target=target)
     if target == "local" and command != "parse":
-        from trackline.analytics.groups import sync
+        from trackline.analytics.members import sync
 
         sync(settings)  # named groups and sessions, for the group_overlap mart
         wh = DuckDBWarehouse(settings.warehouse, settings)

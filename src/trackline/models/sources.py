@@ -12,21 +12,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from trackline import duck
 from trackline.contracts.kernel import Kernel
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.model import Contract
-from trackline.warehouse.duckdb import DuckDBWarehouse
-
-GROUPS_DDL = """
-CREATE SCHEMA IF NOT EXISTS meta;
-CREATE TABLE IF NOT EXISTS meta.groups (
-    group_id VARCHAR NOT NULL,
-    user_id VARCHAR NOT NULL,
-    added_at TIMESTAMPTZ DEFAULT current_timestamp,
-    PRIMARY KEY (group_id, user_id)
-);
-"""
+from trackline.contracts.spec import Contract
+from trackline.core import duck
+from trackline.warehouse.duckdb import GROUPS_DDL, DuckDBWarehouse
 
 #: The bronze tables the dbt project declares as sources (its models/bronze_sources.yml).
 SOURCE_DATASETS = (

@@ -1,5 +1,5 @@
 """The default pipeline: fetch every provider a member connected, through the connectors
-(`trackline.sources.fetch.fetch_user`: API -> spool -> contract -> lake and warehouse).
+(`trackline.pipelines.fetch.fetch_user`: API -> spool -> contract -> lake and warehouse).
 
 One member's outcome merges their providers' results. A refused refresh token
 (`invalid_grant`) marks that provider `needs_reauth` in the store (the connector does it) and
@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from trackline.config import Settings
+from trackline.core.http import HttpClient
 from trackline.pipelines.base import OK_STATUSES, UserOutcome
-from trackline.sources.fetch import UserFetchResult, fetch_user
-from trackline.sources.http import HttpClient
+from trackline.pipelines.fetch import UserFetchResult, fetch_user
 from trackline.state import StateStore
 
 #: What the HTTP client says when an API kept failing after its retries (an outage).

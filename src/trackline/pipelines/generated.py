@@ -18,8 +18,8 @@ from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
 from trackline.engines.local import LocalEngine
 from trackline.errors import TracklineError
+from trackline.generate.generator import labelled_records
 from trackline.pipelines.base import UserOutcome
-from trackline.sources.generator import labelled_records
 from trackline.state import StateStore
 
 DATASET = "listens"

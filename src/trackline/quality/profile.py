@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import duckdb
 
-from trackline.contracts.kernel import ident
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core.dialect import ident
 from trackline.errors import QueryError
 
 #: How many most frequent values a string column's profile lists.

@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from trackline.contracts.kernel import ident
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core.dialect import ident
 from trackline.quality.profile import jsonable, relation_types
 
 #: Values listed per slice column; the rest are summarised as `other_values` / `other_rows`.

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from trackline.core.http import HttpClient
+from trackline.core.http.shapes import obj
 from trackline.errors import ConnectorError
-from trackline.sources.http import HttpClient
-from trackline.sources.http.shapes import obj
 
 DATASETS = ("products", "users", "carts")
 NEEDS_USER = False

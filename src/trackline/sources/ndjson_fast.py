@@ -49,7 +49,7 @@ def eligible(f: InputFile) -> bool:
 
 class LineScan:
     """What one pass over a file's bytes says about its lines (fed by the hash, see
-    `trackline.hashing`): how many there are, whether DuckDB reads them as we do, and where
+    `trackline.core.hashing`): how many there are, whether DuckDB reads them as we do, and where
     each ends (spooled to a temporary file, 8 bytes a line: `LinePicker` reads rejected
     lines by these offsets instead of searching the file for newlines again).
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
+from trackline.core.http import next_url_pages, offset_pages
+from trackline.core.http.shapes import obj
 from trackline.errors import ConfigError
-from trackline.sources.http import next_url_pages, offset_pages
-from trackline.sources.http.shapes import obj
 
 DATASETS = ("listens", "top_tracks", "top_artists", "playlist_tracks")
 NEEDS_USER = True

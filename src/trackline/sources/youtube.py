@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
+from trackline.core.http import page_token_pages
+from trackline.core.http.shapes import obj
 from trackline.errors import ConfigError, RateLimitedError
-from trackline.sources.api_state import ConnectorState
-from trackline.sources.http import page_token_pages
-from trackline.sources.http.shapes import obj
+from trackline.state.connectors import ConnectorState
 
 DATASETS = ("playlist_tracks",)
 NEEDS_USER = True

@@ -34,7 +34,7 @@ from trackline.bus.base import Bus, Message, redact
 from trackline.config import Settings
 from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, KernelResult
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
 from trackline.errors import AccountingError
 from trackline.lake import Lake
 from trackline.stream.events import EVENT_TYPES

@@ -18,7 +18,7 @@ from typing import Any
 
 from trackline.bus.base import Bus, Outgoing
 from trackline.contracts.loader import ContractRegistry
-from trackline.sources.generator import ENCODE, Labelled, labelled_records
+from trackline.generate.generator import ENCODE, Labelled, labelled_records
 from trackline.stream.events import ordering_key
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 from trackline.config import Settings
-from trackline.contracts.kernel import ident
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core.dialect import ident
 from trackline.errors import TracklineError
 from trackline.warehouse.duckdb import DuckDBWarehouse
 

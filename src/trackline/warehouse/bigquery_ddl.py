@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from trackline.contracts.model import Contract
+from trackline.contracts.spec import Contract
+from trackline.core.dialect import Dialect, ident, literal
 from trackline.errors import UsageError
 
 BIGQUERY_TYPES: dict[str, str] = {
@@ -35,16 +36,9 @@ FROM_DUCKDB: dict[str, str] = {
     "TIMESTAMP": "DATETIME",
     "DATE": "DATE",
 }
+BQ: Dialect = "bigquery"
 MAX_CLUSTER_COLUMNS = 4  # BigQuery's limit
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,1023}$")
-
-
-def _q(name: str) -> str:
-    return f"`{name}`"
-
-
-def _string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 def partition_clause(contract: Contract) -> str | None:
@@ -53,7 +47,7 @@ def partition_clause(contract: Contract) -> str | None:
         spec = contract.fields.get(p.field)
         if spec is None or spec.type not in ("timestamp", "date"):
             continue  # BigQuery partitions by time (or integer ranges, which contracts lack)
-        col = _q(p.field)
+        col = ident(p.field, BQ)
         if p.transform == "month":
             fn = "TIMESTAMP_TRUNC" if spec.type == "timestamp" else "DATE_TRUNC"
             return f"PARTITION BY {fn}({col}, MONTH)"
@@ -75,15 +69,15 @@ def bigquery_ddl(
     derived_types = derived_types or {}
     columns = []
     for name, spec in contract.fields.items():
-        col = f"  {_q(name)} {BIGQUERY_TYPES[spec.type]}"
+        col = f"  {ident(name, BQ)} {BIGQUERY_TYPES[spec.type]}"
         if spec.required or name in contract.primary_key:
             col += " NOT NULL"
         if spec.description:
-            col += f" OPTIONS(description={_string(spec.description)})"
+            col += f" OPTIONS(description={literal(spec.description, BQ)})"
         columns.append(col)
     for name in contract.derived:
         duck_type = derived_types.get(name, "DOUBLE").upper()
-        columns.append(f"  {_q(name)} {FROM_DUCKDB.get(duck_type, 'STRING')}")
+        columns.append(f"  {ident(name, BQ)} {FROM_DUCKDB.get(duck_type, 'STRING')}")
     columns += ["  `ingestion_time` TIMESTAMP NOT NULL", "  `run_id` STRING NOT NULL"]
     target = f"{project}.{dataset}" if project else dataset
     lines = [f"CREATE TABLE IF NOT EXISTS `{target}.{contract.name}` (", ",\n".join(columns), ")"]
@@ -92,7 +86,7 @@ def bigquery_ddl(
         lines.append(partition)
     cluster = [c for c in contract.cluster_by if c in contract.fields][:MAX_CLUSTER_COLUMNS]
     if cluster:
-        lines.append("CLUSTER BY " + ", ".join(_q(c) for c in cluster))
+        lines.append("CLUSTER BY " + ", ".join(ident(c, BQ) for c in cluster))
     if contract.description:
-        lines.append(f"OPTIONS(description={_string(contract.description)})")
+        lines.append(f"OPTIONS(description={literal(contract.description, BQ)})")
     return "\n".join(lines) + ";"

@@ -13,10 +13,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from trackline import duck
 from trackline.config import Settings
-from trackline.contracts.kernel import ident
-from trackline.contracts.model import DUCKDB_TYPES, Contract
+from trackline.contracts.spec import DUCKDB_TYPES, Contract
+from trackline.core import duck
+from trackline.core.dialect import ident
 from trackline.errors import QueryError, TracklineError, UsageError
 from trackline.warehouse.views import create_views
 
@@ -24,6 +24,17 @@ from trackline.warehouse.views import create_views
 # zstd stores 44k rejected listening events in 3.7 MB where DuckDB's own choice (dictionary +
 # FSST) takes 6.3 MB, and compresses them in 0.07 s instead of 0.1 at the checkpoint that
 # follows a run.
+
+# Group membership, copied from the state store for the dbt marts that join on it.
+GROUPS_DDL = """
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE TABLE IF NOT EXISTS meta.groups (
+    group_id VARCHAR NOT NULL,
+    user_id VARCHAR NOT NULL,
+    added_at TIMESTAMPTZ DEFAULT current_timestamp,
+    PRIMARY KEY (group_id, user_id)
+);
+"""
 
 META_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from trackline import duck
 from trackline.config import Settings
-from trackline.contracts.kernel import literal
+from trackline.core import duck
+from trackline.core.dialect import literal
+from trackline.core.hashing import update_from
 from trackline.engines.local import LocalEngine, RunResult
 from trackline.errors import InputNotFoundError, UsageError
-from trackline.hashing import update_from
 
 EXTENDED = re.compile(r"^(Streaming_History_(Audio|Video)_.*|endsong_.*)\.json$", re.I)
 ACCOUNT = re.compile(r"^StreamingHistory.*\.json$", re.I)

@@ -17,7 +17,7 @@ import logging
 import sys
 from typing import Literal
 
-log = logging.getLogger("trackline.hugepages")
+log = logging.getLogger("trackline.core.hugepages")
 
 PR_SET_THP_DISABLE = 41
 PR_GET_THP_DISABLE = 42

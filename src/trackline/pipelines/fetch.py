@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trackline.config import Settings
+from trackline.core.http import HttpClient, MalformedResponseError, UnauthorizedError
+from trackline.core.http.redact import redact
 from trackline.engines.local import LocalEngine
 from trackline.errors import (
     ConnectorError,
@@ -29,10 +31,8 @@ from trackline.errors import (
     TracklineError,
     UsageError,
 )
-from trackline.sources.api_state import ConnectorState, Locked, open_connector_state
-from trackline.sources.http import HttpClient, MalformedResponseError, UnauthorizedError
-from trackline.sources.http.redact import redact
 from trackline.sources.spool import Batch
+from trackline.state.connectors import ConnectorState, Locked, open_connector_state
 
 log = logging.getLogger(__name__)
 

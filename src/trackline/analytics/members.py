@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 from trackline.config import Settings
 from trackline.errors import UsageError
-from trackline.models.sources import GROUPS_DDL
 from trackline.state import open_state
 from trackline.state.groups import list_groups
-from trackline.warehouse.duckdb import DuckDBWarehouse
+from trackline.warehouse.duckdb import GROUPS_DDL, DuckDBWarehouse
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from starlette.concurrency import run_in_threadpool
 from trackline.config import Settings
 from trackline.errors import TracklineError
 from trackline.pipelines.base import UserPipeline
+from trackline.sessions.runner import default_worker_id, run_session
+from trackline.sessions.trigger import BadMessageError as BadMessage
+from trackline.sessions.trigger import parse
 from trackline.state import StateStore, open_state
-from trackline.trigger import BadMessageError as BadMessage
-from trackline.trigger import parse
 from trackline.web.auth import Authenticator, AuthError, from_settings
-from trackline.worker import default_worker_id, run_session
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # an announcement is tiny; refuse anything big before parsing it

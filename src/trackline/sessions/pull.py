@@ -18,9 +18,9 @@ from typing import Any, Protocol
 from trackline.config import Settings
 from trackline.errors import TracklineError
 from trackline.pipelines.base import UserPipeline
+from trackline.sessions.runner import run_session
+from trackline.sessions.trigger import TOPIC, BadMessageError, parse
 from trackline.state import StateStore
-from trackline.trigger import TOPIC, BadMessageError, parse
-from trackline.worker import run_session
 
 log = logging.getLogger(__name__)
 DEFAULT_GROUP = "workers"

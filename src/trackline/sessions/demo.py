@@ -9,8 +9,8 @@ from __future__ import annotations
 from trackline import sessions
 from trackline.config import Settings
 from trackline.fakeapi import FakeAPI, serve
+from trackline.sessions.runner import SessionRun, run_session
 from trackline.state import open_state
-from trackline.worker import SessionRun, run_session
 
 DEMO_MEMBERS = ("demo_ana", "demo_ben", "demo_cy")
 

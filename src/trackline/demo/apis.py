@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from trackline.config import Settings
 from trackline.fakeapi import FakeAPI, serve
-from trackline.sources.api_state import Locked, open_connector_state
-from trackline.sources.fetch import UserFetchResult, fetch_user
+from trackline.pipelines.fetch import UserFetchResult, fetch_user
+from trackline.state.connectors import Locked, open_connector_state
 
 DEMO_USER = "demo_listener"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from trackline.config import Settings
 from trackline.errors import UnknownRunError
-from trackline.manifest import Manifest
+from trackline.runs.manifest import Manifest
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 

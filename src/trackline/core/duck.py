@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from trackline.core.dialect import literal
+
 # Set once for the process (not per call: warning filters are global, kernels run in threads).
 warnings.filterwarnings(
     "ignore", message="Arrow output on a DB-API result makes an extra copy", category=UserWarning
@@ -127,15 +129,11 @@ def memory_share(con: duckdb.DuckDBPyConnection, limit: str, fraction: float) ->
     step never reads those blocks again, so the cache only makes peak memory grow with the
     input; a smaller limit for the step makes DuckDB drop them instead (they are on disk).
     """
-    con.execute(f"SET memory_limit = {_quote(limit)}")
+    con.execute(f"SET memory_limit = {literal(limit)}")
     _, total = memory_limit(con)
     share = max(int(total * fraction), min(total, 64 << 20))  # never above `limit` itself
     con.execute(f"SET memory_limit = '{share}B'")
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = {_quote(limit)}")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        con.execute(f"SET memory_limit = {literal(limit)}")

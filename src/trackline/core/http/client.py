@@ -30,8 +30,8 @@ from tenacity import (
 )
 
 from trackline.config import Settings
+from trackline.core.http.redact import redact, redact_url
 from trackline.errors import ConnectorError, RateLimitedError
-from trackline.sources.http.redact import redact, redact_url
 
 log = logging.getLogger(__name__)
 

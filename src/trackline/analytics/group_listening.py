@@ -16,9 +16,9 @@ from typing import Any
 
 import duckdb
 
-from trackline import duck
 from trackline.analytics.plays import activity_sql
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.errors import UsageError
 from trackline.warehouse.duckdb import DuckDBWarehouse
 

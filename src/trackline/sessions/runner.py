@@ -1,7 +1,7 @@
 """Run one session: claim it, run every active member's pipeline in parallel, record, finish.
 
-This is the whole of the worker's logic; the HTTP push endpoint (`trackline.web.worker`) and
-the pull loop (`trackline.pull`) are two ways of handing it a session id. The state store's
+This is the whole of the worker's logic; the HTTP push endpoint (`trackline.web.push`) and
+the pull loop (`trackline.sessions.pull`) are two ways of handing it a session id. The state store's
 lease makes it safe to call for the same session any number of times, from any number of
 workers: only the claim winner runs it; while it runs, a heartbeat renews the lease, so a
 session whose worker died becomes claimable again once the lease runs out.
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trackline.config import Settings
-from trackline.logctx import session_context
+from trackline.core.logctx import session_context
 from trackline.pipelines.base import UserOutcome, UserPipeline, open_pipeline
 from trackline.state import SessionTransitionError, StateStore, redact_uri
 

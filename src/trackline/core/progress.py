@@ -15,7 +15,7 @@ from typing import Protocol
 
 from trackline.config import env_flag
 
-log = logging.getLogger("trackline.progress")
+log = logging.getLogger("trackline.core.progress")
 
 
 class Task(Protocol):

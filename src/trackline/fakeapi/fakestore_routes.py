@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from trackline.sources import generator
+from trackline.generate import generator
 
 PREFIX = "/fakestore"
 

@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.model import Contract, FieldSpec
+from trackline.contracts.spec import Contract, FieldSpec
 from trackline.errors import UsageError
 from trackline.sources.base import Format
 from trackline.sources.files import EXTENSIONS  # one table of formats for readers and writers

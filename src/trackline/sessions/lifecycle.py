@@ -2,13 +2,13 @@
 
 `on_session_created` announces a new session: it publishes `{"session_id": ...}` on the bus's
 `sessions` topic (the role a Cloud Function plays on GCP) and records the announcement, so
-`trackline trigger` can find sessions whose message never went out (`trackline.trigger`).
+`trackline trigger` can find sessions whose message never went out (`trackline.sessions.trigger`).
 """
 
 from __future__ import annotations
 
-from trackline import trigger
 from trackline.config import Settings
+from trackline.sessions import trigger
 from trackline.state import Session, StateStore
 from trackline.state.groups import group_members
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
+from trackline.core.progress import NullReporter, Reporter
+from trackline.demo.apis import run_api_demo
 from trackline.engines.local import LocalEngine, RunResult
-from trackline.progress import NullReporter, Reporter
-from trackline.session_demo import run_session_demo
-from trackline.sources import generator
-from trackline.sources.api_demo import run_api_demo
-from trackline.sources.fetch import UserFetchResult
-from trackline.worker import SessionRun
+from trackline.generate import generator
+from trackline.pipelines.fetch import UserFetchResult
+from trackline.sessions.demo import run_session_demo
+from trackline.sessions.runner import SessionRun
 
 #: The file format each dataset is demonstrated with, to exercise every reader.
 FORMATS = {

@@ -1,0 +1,1 @@
+"""Run records: a run's manifest (inputs, outputs, counts) and the history of runs."""
