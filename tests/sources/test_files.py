@@ -18,7 +18,7 @@ import pytest
 from trackline.contracts.kernel import Kernel
 from trackline.contracts.loader import ContractRegistry
 from trackline.errors import InputNotFoundError, TracklineError, UsageError
-from trackline.sources import files
+from trackline.sources.readers import ndjson
 from trackline.sources.base import InputFile
 from trackline.sources.files import BAD_ENCODING, detect, expand, read_batches
 
@@ -252,7 +252,7 @@ def test_ndjson_batches_are_bounded_and_share_one_schema(tmp_path: Path) -> None
 def test_ndjson_over_long_line_is_one_malformed_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "MAX_LINE_BYTES", 50)
+    monkeypatch.setattr(ndjson, "MAX_LINE_BYTES", 50)
     data = b'{"a":1}\n' + b"y" * 500 + b'\n{"a":3}\n'
     result = rows(write(tmp_path / "e.ndjson", data), block_bytes=16)
     assert [(r["_source_line"], r["_malformed"] is not None) for r in result] == [

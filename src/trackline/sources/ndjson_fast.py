@@ -31,7 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trackline.sources.base import InputFile
-from trackline.sources.files import BOM, MAX_LINE_BYTES, RAW_TEXT_LIMIT, _decode_lines
+from trackline.sources.readers.encoding import BOM, decode_lines
+from trackline.sources.readers.ndjson import MAX_LINE_BYTES
+from trackline.sources.readers.rows import RAW_TEXT_LIMIT
 
 _NL = 10
 _VT, _FF = 11, 12  # vertical tab, form feed: DuckDB skips them around a record
@@ -136,7 +138,7 @@ class LinePicker:
         order), as Arrow strings; raises `LookupError` for a line the file does not have.
 
         One `pread` a line, and the rest in Arrow: the text is checked to be UTF-8 in one
-        pass, and only a batch that is not goes line by line (`_decode_lines`).
+        pass, and only a batch that is not goes line by line (`decode_lines`).
         """
         wanted = np.asarray(lines, np.int64)
         if not len(wanted):
@@ -169,7 +171,7 @@ class LinePicker:
         try:
             text, reasons = binary.cast(pa.string()), pa.nulls(len(binary), pa.string())
         except pa.ArrowInvalid:  # not UTF-8 somewhere: line by line, as the general reader
-            text, reasons = _decode_lines(binary)
+            text, reasons = decode_lines(binary)
         if long.any():
             why = f"line longer than {MAX_LINE_BYTES} bytes"
             reasons = pc.if_else(pa.array(long), why, reasons)
