@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from trackline.config import Settings
+from trackline.core.retry import Backoff
 from trackline.errors import ConfigError, TracklineError
 
 log = logging.getLogger(__name__)
@@ -270,18 +270,13 @@ def dead_letter(
 def retrying(
     what: str, fn: Callable[[], Any], seconds: float, errors: tuple[type[BaseException], ...]
 ) -> Any:
-    """Run `fn`, retrying transient `errors` with backoff for up to `seconds` (servers restart)."""
-    deadline = time.monotonic() + seconds
-    delay = 0.05
-    while True:
-        try:
-            return fn()
-        except errors as exc:
-            if time.monotonic() >= deadline:
-                raise BusError(
-                    f"{what} failed for {seconds:.0f}s: {exc}; check the bus server is running "
-                    "(TRACKLINE_BUS_URI / --bus)"
-                ) from None
-            log.warning("bus.retry what=%s error=%s", what, type(exc).__name__)
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    """Run `fn`, retrying transient `errors` for up to `seconds` (servers restart), with the
+    shared backoff; `what` names the call in the log and must already be redacted."""
+    try:
+        backoff = Backoff(first=0.05, most=1.0, deadline=seconds)
+        return backoff.call(fn, errors, event="bus.retry", what=f"what={what}")
+    except errors as exc:
+        raise BusError(
+            f"{what} failed for {seconds:.0f}s: {exc}; check the bus server is running "
+            "(TRACKLINE_BUS_URI / --bus)"
+        ) from None

@@ -1,18 +1,17 @@
 """One HTTP client for every connector: timeouts, retries, rate limits, bounded concurrency.
 
-Retries (tenacity) cover what is worth trying again: 5xx, 429, timeouts, connection errors and
-bodies that are not JSON. Waits grow exponentially with jitter; a 429 waits at least its
-`Retry-After` (a zero or missing value still backs off). Some refusals are final and stop the
-caller's run at once: a Spotify 429 whose body says `QUOTA_EXCEEDED`, a YouTube 403
-`quotaExceeded`, a `Retry-After` longer than configured. A shared semaphore bounds requests in
-flight across every user and endpoint of the process. URLs and errors are redacted.
+Retries (the shared `core.retry.Backoff`) cover what is worth trying again: 5xx, 429, timeouts,
+connection errors and bodies that are not JSON. Waits grow exponentially with jitter; a 429
+waits at least its `Retry-After` (a zero or missing value still backs off). Some refusals are
+final and stop the caller's run at once: a Spotify 429 whose body says `QUOTA_EXCEEDED`, a
+YouTube 403 `quotaExceeded`, a `Retry-After` longer than configured. A shared semaphore bounds
+requests in flight across every user and endpoint of the process. URLs and errors are redacted.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import statistics
 import threading
 import time
@@ -22,15 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
 
 from trackline.config import Settings
 from trackline.core.http.redact import redact, redact_url
+from trackline.core.retry import Backoff
 from trackline.errors import ConnectorError, RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -97,10 +91,16 @@ class HttpStats:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """The HTTP settings of the shared backoff, and the longest Retry-After worth waiting."""
+
     max_attempts: int = 5
     backoff: float = 0.5
     backoff_max: float = 30.0
     max_retry_after: float = 120.0
+
+    @property
+    def schedule(self) -> Backoff:
+        return Backoff(first=self.backoff, most=self.backoff_max, attempts=self.max_attempts)
 
     @classmethod
     def from_settings(cls, s: Settings) -> RetryPolicy:
@@ -191,14 +191,18 @@ class HttpClient:
     ) -> tuple[httpx.Response, Any]:
         """Send with retries; returns the final response and its parsed JSON (or None)."""
         refreshed = False
+        shown = redact_url(_full(url, params))
         while True:
-            retrying = Retrying(
-                stop=stop_after_attempt(self.policy.max_attempts),
-                wait=self._wait,
-                retry=retry_if_exception_type(_Transient),
+            retrying = self.policy.schedule.retrying(
+                (_Transient,),
+                event="http.retry",
+                what=f"method={method} url={shown}",
+                describe=lambda exc: repr(redact(str(exc))),
+                at_least=lambda exc: exc.retry_after if isinstance(exc, _Transient) else None,
                 sleep=self._sleep,
-                before_sleep=self._before_sleep,
-                reraise=True,
+                on_retry=lambda _: self.stats.retried(),
+                logger=log,
+                level=logging.INFO,
             )
             try:
                 resp, body = retrying(
@@ -206,7 +210,7 @@ class HttpClient:
                     ok_statuses,
                 )  # fmt: skip
             except _Transient as exc:
-                where = f"{method} {redact_url(_full(url, params))}"
+                where = f"{method} {shown}"
                 if exc.body is not None:
                     raise MalformedResponseError(
                         f"{where}: the response is not JSON after "
@@ -223,7 +227,7 @@ class HttpClient:
                     on_unauthorized()
                     continue
                 raise UnauthorizedError(
-                    f"{method} {redact_url(_full(url, params))}: 401 unauthorized "
+                    f"{method} {shown}: 401 unauthorized "
                     f"({_error_message(body)}); re-authorise with `trackline auth`"
                 )
             return resp, body
@@ -292,30 +296,6 @@ class HttpClient:
             return resp, json.loads(text)
         except ValueError:
             raise _Transient("malformed JSON", body=text[:4000]) from None
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        p = self.policy
-        exp = min(p.backoff_max, p.backoff * 2.0 ** (state.attempt_number - 1))
-        backoff: float = exp + random.uniform(0, p.backoff)  # jitter on top of the exponential
-        if isinstance(exc, _Transient) and exc.retry_after:
-            return float(exc.retry_after) + backoff * 0.1  # never earlier than asked
-        return backoff
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats.retried()
-        exc = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        method, url = state.args[0], state.args[1]
-        params = state.args[2]
-        log.info(
-            "http.retry method=%s url=%s attempt=%d reason=%r wait_s=%.2f",
-            method,
-            redact_url(_full(url, params)),
-            state.attempt_number,
-            redact(str(exc)),
-            wait,
-        )
 
 
 def _full(url: str, params: Mapping[str, Any] | None) -> str:
