@@ -2,7 +2,7 @@
 
 Reading into one reused buffer instead of a fresh `bytes` per chunk matters on big inputs: each
 fresh chunk is new memory the OS must fault in and zero, which cost more than the hash itself
-(a 288 MB file: 0.29-0.51 s with 8 MiB `read` chunks, 0.21 s with `readinto`).
+(docs/performance.md, "Plan").
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def update_from(digest: Any, fh: IO[bytes] | Any, *, copy_to: IO[bytes] | Any = 
 
 class HashingWriter:
     """A file being written that hashes what it is given: a written file's content hash
-    without reading it back (the curated files of a run: 0.1 s at 1M events, in its tail)."""
+    without reading it back, which would add to the run's tail."""
 
     def __init__(self, out: IO[bytes] | Any) -> None:
         self.out, self.size, self.digest = out, 0, hashlib.sha256()

@@ -2,9 +2,8 @@
 
 Where the system setting is `always`, every fresh anonymous fault is served by zeroing a whole
 2 MiB page, and the allocators in an ingest (Arrow's, DuckDB's, Python's) free and touch again
-large regions all the time: on the 2-core benchmark machine an ingest of 1M events spent about a
-fifth of its CPU in the OS, and opting out made it about 10% faster (`bench/batch.py`; see
-docs/architecture.md). Databases commonly ask for the same (Redis, MongoDB).
+large regions all the time, so much of an ingest's CPU went to the OS (figures in
+docs/performance.md, "Memory and the OS"). Databases commonly ask for the same (Redis, MongoDB).
 
 The flag is per process (`prctl(PR_SET_THP_DISABLE)`), inherited by children, and changes no
 result: only how the kernel backs memory. Elsewhere than Linux it does nothing.

@@ -126,7 +126,7 @@ def _aggregates(
     unique: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[int, dict[str, dict[str, Any]]]:
     """Row count and every column's statistics, in one scan. A `unique` column's distinct
-    count is its count (its HyperLogLog sketch was a fifth of this query at 5M rows)."""
+    count is its count: exact, and far cheaper than a HyperLogLog sketch of unique values."""
     sel = _Select()
     sel.add("", "rows", "count(*)")
     for name, kind in kinds.items():
@@ -156,9 +156,10 @@ def _top_values(
 ) -> dict[str, list[dict[str, Any]]]:
     """Exact counts of the most frequent non-NULL values of every string column, in one scan.
 
-    GROUPING SETS builds one hash table per column during a single pass; within the set of
-    column i every other column is NULL, so COALESCE picks column i's value. Ties are broken by
-    value so the report is deterministic.
+    GROUPING SETS builds one hash table per column during a single pass (here faster than one
+    GROUP BY per column, unlike the slice report); within the set of column i every other
+    column is NULL, so COALESCE picks column i's value. Ties are broken by value so the report
+    is deterministic.
     """
     out: dict[str, list[dict[str, Any]]] = {c: [] for c in columns}
     if not columns:
@@ -192,9 +193,10 @@ def profile(
     """Profile a run's accepted rows (`relation`, trusted FROM-clause SQL bound with `params`).
 
     `columns` follows `contract.output_columns`; each entry holds `type` (the contract type, or
-    the DuckDB type for derived columns), `null_pct` (0-100), `distinct` (approximate,
-    HyperLogLog), and by kind: numeric `min`/`max`/`mean`/`stddev` (sample), temporal ISO
-    `min`/`max`, string `top_values` (exact counts), bool `true_pct`.
+    the DuckDB type for derived columns), `null_pct` (0-100), `distinct` (HyperLogLog, except
+    a one-column key's exact count: `distinct_is_approx`), and by kind: numeric
+    `min`/`max`/`mean`/`stddev` (sample), temporal ISO `min`/`max`, string `top_values` (exact
+    counts), bool `true_pct`.
     """
     types = relation_types(con, relation, contract, params)
     kinds = {c: kind_of(types[c]) for c in contract.output_columns}

@@ -68,10 +68,8 @@ def _sql(relation: str, slices: list[str], metrics: list[str]) -> str:
         return f"SELECT -1 AS _set, {', '.join(aggs)} FROM {relation}"
 
     cols = [ident(s) for s in slices]
-    # One GROUP BY per slice column, appended. GROUPING SETS made DuckDB first copy every row
-    # the sets need: 0.76-0.86 s for the whole report at 5M rows, against 0.19-0.22 now. (The
-    # top values in profile.py measured the other way round, 0.12-0.15 s against 0.17-0.18,
-    # and keep their GROUPING SETS.)
+    # One GROUP BY per slice column, appended: GROUPING SETS made DuckDB copy every row the
+    # sets need first (figures in docs/performance.md; profile.py's top values differ).
     nulls = ["NULL"] * len(cols)
     sets = [
         f"SELECT -1 AS _set, {', '.join(f'NULL AS _v{i}' for i in range(len(cols)))}, "

@@ -1,6 +1,6 @@
-"""The warehouse protocol and its registry, keyed by URI scheme.
+"""The warehouse protocol and its registry, keyed by name (`duckdb`).
 
-The local engine stages and validates in DuckDB; a warehouse only has to create tables from a
+Checking happens in the kernel's own DuckDB; a warehouse only has to create tables from a
 contract, append a run's new rows (dedup on the primary key against what it holds), keep the
 metadata tables and answer read-only queries. Adding a backend means adding one module and one
 registry entry.

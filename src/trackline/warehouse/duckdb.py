@@ -1,8 +1,8 @@
 """The DuckDB warehouse: one file, one table per contract, metadata tables in schema `meta`.
 
-Tables are append-only with `ingestion_time` and `run_id`. The local engine uses this same
-connection to stage and validate, so a run's rows never leave DuckDB until they are written
-out as Parquet.
+Tables are append-only with `ingestion_time` and `run_id`. An engine appends a run's rows and
+its metadata through this one connection, in one transaction; checking happens elsewhere, in
+the kernel's own in-memory DuckDB.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from trackline.errors import QueryError, TracklineError, UsageError
 from trackline.warehouse.views import create_views
 
 # `meta.rejected.record` holds each rejected record's text as received (JSON, mostly unique):
-# zstd stores 44k rejected listening events in 3.7 MB where DuckDB's own choice (dictionary +
-# FSST) takes 6.3 MB, and compresses them in 0.07 s instead of 0.1 at the checkpoint that
-# follows a run.
+# zstd stores it smaller and faster than DuckDB's own choice, dictionary + FSST.
 
 # Group membership, copied from the state store for the dbt marts that join on it.
 GROUPS_DDL = """
@@ -174,7 +172,7 @@ class DuckDBWarehouse:
 def _plain_columns(contract: Contract) -> set[str]:
     """Columns stored without compression (`Contract.unique_text_key`).
 
-    DuckDB's dictionary-plus-FSST analysis of a million UUIDs cost 0.4-0.5 CPU-seconds, a
-    third of the whole load, to store them in 16 MB less (50 -> 66 MB for 1M listening events).
+    Unique values gain little from DuckDB's dictionary-plus-FSST compression, and analysing
+    them for it was a third of the whole load (docs/performance.md).
     """
     return set(contract.unique_text_key)
