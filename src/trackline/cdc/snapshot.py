@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from trackline.contracts.reasons import Reason
+
 Op = Literal["r", "c", "u", "d"]
 Entry = tuple[str, dict[str, Any]]  # (content hash, canonical cart)
 IGNORED_FIELDS = frozenset({"__v"})
@@ -100,7 +102,7 @@ def _observe(raw: Iterable[Any]) -> Observed:
     for index, cart in enumerate(raw):
         seen.received += 1
         if not isinstance(cart, dict):
-            seen.rejected.append({"index": index, "reason": "not_an_object"})
+            seen.rejected.append({"index": index, "reason": Reason.NOT_AN_OBJECT.code})
             continue
         cid = cart.get("id")
         if type(cid) is int:
@@ -108,9 +110,8 @@ def _observe(raw: Iterable[Any]) -> Observed:
         elif isinstance(cid, str) and cid.strip():
             key = cid.strip()
         else:
-            seen.rejected.append(
-                {"index": index, "reason": "missing_id" if cid is None else "bad_id"}
-            )
+            why = Reason.MISSING_ID if cid is None else Reason.BAD_ID
+            seen.rejected.append({"index": index, "reason": why.code})
             continue
         if key in carts:
             seen.duplicates += 1

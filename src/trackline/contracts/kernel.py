@@ -21,8 +21,8 @@ Semantics chosen once for every engine (see docs/contracts.md):
 - a check on a missing value passes (only `required` looks at presence); a rule that evaluates
   to NULL passes.
 
-Error codes: `malformed`, `required:<f>`, `type:<f>`, `min:<f>`, `max:<f>`, `pattern:<f>`,
-`enum:<f>`, `not_future:<f>`, `rule:<name>`.
+Reason codes are `contracts.reasons.Reason` (`required:<field>`...; `malformed` with its
+`detail`, a `contracts.reasons.Malformed`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trackline.contracts.reasons import Malformed, Reason
 from trackline.contracts.spec import DUCKDB_TYPES, Contract, FieldSpec
 from trackline.core import duck
 from trackline.core.dialect import ident, literal
@@ -201,7 +202,7 @@ class Kernel:
         failed = " OR ".join(cond for cond, _ in checks) or "false"
         codes = ", ".join(f"CASE WHEN {cond} THEN {literal(code)} END" for cond, code in checks)
         errors = (
-            "CASE WHEN _detail IS NOT NULL THEN ['malformed'] "
+            f"CASE WHEN _detail IS NOT NULL THEN [{literal(Reason.MALFORMED.code)}] "
             f"WHEN {failed} THEN [x FOR x IN [{codes}] IF x IS NOT NULL] "
             "ELSE []::VARCHAR[] END"
         )
@@ -217,6 +218,10 @@ class Kernel:
         sql = f"WITH {params}, {raw_cte}, {trimmed}, {typed}, {derived}, {checked} {final}"
         return Program(sql=sql, shape="json" if json_shape else "columns")
 
+    def reason_codes(self) -> list[str]:
+        """Every reason code this contract's program can emit, in check order."""
+        return [Reason.MALFORMED.code, *(code for _, code in self._checks())]
+
     def _checks(self) -> Iterable[tuple[str, str]]:
         """Each check as (condition that means 'failed', reason code)."""
         c = self.contract
@@ -224,25 +229,25 @@ class Kernel:
         for name, spec in c.fields.items():
             f, p = ident(name), ident("p__" + name)
             if spec.required or name in required:
-                yield f"NOT {p}", "required:" + name
+                yield f"NOT {p}", Reason.REQUIRED.of(name)
             if spec.type != "string":  # a string given is a string: never NULL once present
-                yield f"{p} AND {f} IS NULL", "type:" + name
+                yield f"{p} AND {f} IS NULL", Reason.TYPE.of(name)
             if spec.min is not None:
-                yield f"{f} < {literal(spec.min)}", "min:" + name
+                yield f"{f} < {literal(spec.min)}", Reason.MIN.of(name)
             if spec.max is not None:
-                yield f"{f} > {literal(spec.max)}", "max:" + name
+                yield f"{f} > {literal(spec.max)}", Reason.MAX.of(name)
             if spec.pattern is not None:
-                yield f"NOT regexp_matches({f}, {literal(spec.pattern)})", "pattern:" + name
+                yield f"NOT regexp_matches({f}, {literal(spec.pattern)})", Reason.PATTERN.of(name)
             if spec.enum is not None:
                 allowed = ", ".join(literal(v) for v in spec.enum)
-                yield f"{f} NOT IN ({allowed})", "enum:" + name
+                yield f"{f} NOT IN ({allowed})", Reason.ENUM.of(name)
             if spec.not_future:
                 limit = f"(CAST($now AS TIMESTAMPTZ) + INTERVAL {self.tolerance} SECOND)"
                 if spec.type == "date":
                     limit = f"CAST({limit} AS DATE)"
-                yield f"{f} > {limit}", "not_future:" + name
+                yield f"{f} > {limit}", Reason.NOT_FUTURE.of(name)
         for name, sql in c.rules.items():
-            yield f"NOT coalesce(try(CAST(({sql}) AS BOOLEAN)), true)", "rule:" + name
+            yield f"NOT coalesce(try(CAST(({sql}) AS BOOLEAN)), true)", Reason.RULE.of(name)
 
     # Execution ---------------------------------------------------------------------------
     @property
@@ -367,9 +372,9 @@ def _json_detail(malformed: str) -> str:
     first non-blank character is `{` is an object: no second parse needed to say so."""
     return (
         f"CASE WHEN {malformed} IS NOT NULL THEN {malformed} "
-        "WHEN NOT json_valid(_raw) THEN 'invalid JSON' "
+        f"WHEN NOT json_valid(_raw) THEN {literal(Malformed.INVALID_JSON.text)} "
         f"WHEN ord(_raw) <> 123 AND NOT regexp_matches(_raw, '^{WS_RE}[{{]') "
-        "THEN 'not a JSON object' END"
+        f"THEN {literal(Malformed.NOT_AN_OBJECT.text)} END"
     )
 
 
@@ -481,26 +486,3 @@ def _cast(r: str, t: str, spec: FieldSpec, raw_type: pa.DataType) -> tuple[str, 
             f"CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS DATE) END"
         )
     return expr, present
-
-
-def binding_problems(contract: Contract) -> list[tuple[str, str, str]]:
-    """Bind each derived column and rule against the typed fields; report what fails."""
-    con = new_connection(threads=1)
-    typed = ", ".join(
-        f"CAST(NULL AS {DUCKDB_TYPES[s.type]}) AS {ident(n)}" for n, s in contract.fields.items()
-    )
-    problems: list[tuple[str, str, str]] = []
-    scope = f"(SELECT {typed})"
-    for name, sql in contract.derived.items():
-        try:
-            con.execute(f"SELECT ({sql}) AS {ident(name)} FROM {scope}").fetchall()
-        except duckdb.Error as exc:
-            problems.append(("derived", name, str(exc).splitlines()[0]))
-            return problems
-        scope = f"(SELECT *, ({sql}) AS {ident(name)} FROM {scope})"
-    for name, sql in contract.rules.items():
-        try:
-            con.execute(f"SELECT CAST(({sql}) AS BOOLEAN) FROM {scope}").fetchall()
-        except duckdb.Error as exc:
-            problems.append(("rules", name, str(exc).splitlines()[0]))
-    return problems

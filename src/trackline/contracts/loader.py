@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from trackline.contracts.expressions import check_expression
 from trackline.contracts.spec import (
+    DUCKDB_TYPES,
     IDENTIFIER,
     NUMERIC_TYPES,
     SYSTEM_COLUMNS,
@@ -27,6 +28,7 @@ from trackline.contracts.spec import (
     Contract,
     parse_partition,
 )
+from trackline.core.dialect import ident
 from trackline.errors import ContractError, UnknownDatasetError
 
 Path_ = tuple[str | int, ...]
@@ -274,14 +276,39 @@ def _check_semantics(c: Contract, lines: dict[Path_, int], origin: str) -> None:
         if issue:
             fail(f"rule {name!r}: {issue.message}", ["rules", name], issue.fix)
     # Last: bind every expression in DuckDB so type errors surface now, at the right line.
-    from trackline.contracts.kernel import binding_problems
-
-    for section, name, message in binding_problems(c):
+    for section, name, message in _binding_problems(c):
         fail(
             f"{section[:-1] if section != 'derived' else section} {name!r}: {message}",
             [section, name],
             "fix the expression so DuckDB can evaluate it on the typed fields",
         )
+
+
+def _binding_problems(contract: Contract) -> list[tuple[str, str, str]]:
+    """Bind each derived column and rule against the typed fields; report what fails."""
+    import duckdb
+
+    from trackline.contracts.kernel import new_connection
+
+    con = new_connection(threads=1)
+    typed = ", ".join(
+        f"CAST(NULL AS {DUCKDB_TYPES[s.type]}) AS {ident(n)}" for n, s in contract.fields.items()
+    )
+    problems: list[tuple[str, str, str]] = []
+    scope = f"(SELECT {typed})"
+    for name, sql in contract.derived.items():
+        try:
+            con.execute(f"SELECT ({sql}) AS {ident(name)} FROM {scope}").fetchall()
+        except duckdb.Error as exc:
+            problems.append(("derived", name, str(exc).splitlines()[0]))
+            return problems
+        scope = f"(SELECT *, ({sql}) AS {ident(name)} FROM {scope})"
+    for name, sql in contract.rules.items():
+        try:
+            con.execute(f"SELECT CAST(({sql}) AS BOOLEAN) FROM {scope}").fetchall()
+        except duckdb.Error as exc:
+            problems.append(("rules", name, str(exc).splitlines()[0]))
+    return problems
 
 
 def _regex_problem(pattern: str) -> str | None:

@@ -34,6 +34,7 @@ from trackline.bus.base import Bus, Message, redact
 from trackline.config import Settings
 from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, KernelResult
 from trackline.contracts.loader import ContractRegistry
+from trackline.contracts.reasons import Malformed, Reason
 from trackline.contracts.spec import Contract
 from trackline.errors import AccountingError
 from trackline.lake import Lake
@@ -46,6 +47,7 @@ GROUP = "trackline-stream"
 PROGRESS_SECONDS = 5.0
 MAX_LATENCIES = 5_000_000
 GC_THRESHOLD = 100_000
+UNKNOWN_TYPE = Reason.UNKNOWN_EVENT_TYPE.code
 
 
 @dataclass
@@ -255,9 +257,7 @@ class StreamProcessor:
         if unknown:
             table = _unknown_rejected([batch[i] for i in unknown], unknown)
             details = zip(unknown, table["detail"].to_pylist(), strict=True)
-            self.writer.errors(
-                UNKNOWN, [(batch[i], ["unknown_event_type"], d) for i, d in details], stamp
-            )
+            self.writer.errors(UNKNOWN, [(batch[i], [UNKNOWN_TYPE], d) for i, d in details], stamp)
             rejected_parts.append(table)
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
         valid = {t: (self.contracts[t], r.valid) for t, r in results.items()}
@@ -270,7 +270,7 @@ class StreamProcessor:
             res = results.get(event)
             if res is None:
                 tally.rejected = len(idx)
-                self.stats.reasons["unknown_event_type"] += len(idx)
+                self.stats.reasons[UNKNOWN_TYPE] += len(idx)
             else:
                 tally.rejected = res.rejected.num_rows
                 tally.valid = inserted.get(event, 0)
@@ -360,7 +360,7 @@ def _arrow(msgs: list[Message], idx: list[int]) -> pa.Table:
                 reasons.append(None)
             except UnicodeDecodeError:
                 texts.append(m.data.decode("utf-8", "replace"))
-                reasons.append("not UTF-8")
+                reasons.append(Malformed.NOT_UTF8.text)
         raw, malformed = pa.array(texts, pa.string()), pa.array(reasons, pa.string())
     return pa.table(
         {
@@ -384,7 +384,7 @@ def _unknown_rejected(msgs: list[Message], idx: list[int]) -> pa.Table:
     table = pa.table(
         {
             "record": pa.array([m.data.decode("utf-8", "replace") for m in msgs], pa.string()),
-            "reasons": pa.array([["unknown_event_type"]] * len(msgs), pa.list_(pa.string())),
+            "reasons": pa.array([[UNKNOWN_TYPE]] * len(msgs), pa.list_(pa.string())),
             "detail": pa.array(details, pa.string()),
             "source_file": pa.array([m.id for m in msgs], pa.string()),
             "source_line": pa.array(idx, pa.int64()),
