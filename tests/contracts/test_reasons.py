@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from trackline.contracts.kernel import Kernel
 from trackline.contracts.loader import builtin_contracts
 from trackline.contracts.reasons import Malformed, Reason, markdown
 from trackline.contracts.spec import Contract
+from trackline.sources.files import expand
+from trackline.sources.readers import read_batches
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -109,3 +112,34 @@ def test_the_kernel_emits_only_codes_and_details_of_the_enums() -> None:
     kinds = {Reason.MALFORMED, Reason.REQUIRED, Reason.TYPE, Reason.MIN, Reason.PATTERN}
     kinds |= {Reason.ENUM, Reason.NOT_FUTURE}
     assert kinds <= emitted
+
+
+def _damaged_files() -> dict[str, bytes]:
+    whole = "".join(f'{{"a": {i * 7919 % 10007}}}\n' for i in range(5000)).encode()
+    packed = gzip.compress(whole)
+    return {
+        "lines.ndjson": b'{"a": 1}\n{"a": "\xff\xfe"}\n',
+        "rows.csv": b"a,b\n1,2\n1,2,3\n\xff,2\n",
+        "broken.json": b'[{"a": 1},',
+        "scalar.json": b"42",
+        "table.parquet": b"PAR1 not really parquet",
+        "cut.ndjson.gz": packed[: len(packed) // 2],
+    }
+
+
+def test_the_readers_say_why_a_record_is_malformed_only_with_the_enum(tmp_path: Path) -> None:
+    for name, data in _damaged_files().items():
+        (tmp_path / name).write_bytes(data)
+    seen: set[Malformed] = set()
+    for f in expand([str(tmp_path)]):
+        for batch in read_batches(f):
+            if "_malformed" in batch.schema.names:
+                seen |= {Malformed.parse(d) for d in batch["_malformed"].to_pylist() if d}
+    assert seen == {
+        Malformed.BAD_ENCODING,
+        Malformed.COLUMN_COUNT,
+        Malformed.INVALID_JSON_ARRAY,
+        Malformed.NOT_AN_ARRAY,
+        Malformed.UNREADABLE_PARQUET,
+        Malformed.CORRUPT_GZIP,
+    }

@@ -11,6 +11,9 @@ import sys
 import zlib
 from collections.abc import Callable
 
+from trackline.contracts.reasons import Malformed
+
+TRUNCATED = "compressed file ended before the end-of-stream marker was reached"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer
 _INPUT_BYTES = 1 << 20  # compressed bytes fed to zlib at a time
 
@@ -36,16 +39,13 @@ class Gunzip:
                 self._input = self._read_raw(_INPUT_BYTES)
                 if not self._input:
                     if self._in_member:
-                        self.error = (
-                            "corrupt gzip stream: compressed file ended before the "
-                            "end-of-stream marker was reached"
-                        )
+                        self.error = Malformed.CORRUPT_GZIP.format(error=TRUNCATED)
                     break
             self._in_member = True
             try:
                 data = self._zlib.decompress(self._input, min(want - size, self._max_chunk))
             except zlib.error as exc:
-                self.error = f"corrupt gzip stream: {exc}"
+                self.error = Malformed.CORRUPT_GZIP.format(error=exc)
                 break
             parts.append(data)
             size += len(data)

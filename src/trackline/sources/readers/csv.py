@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from trackline.contracts.reasons import Malformed
 from trackline.sources.base import InputFile
 from trackline.sources.readers.encoding import BAD_ENCODING, SENTINEL, Utf8Stream, visible
 from trackline.sources.readers.rows import META_SCHEMA, arange, constant, shorten, unique_names
@@ -107,7 +108,7 @@ def _records(
                 schema,
                 [""],
                 [header_lines + done + 1],
-                [f"unreadable CSV: {str(exc).splitlines()[0]}"],
+                [Malformed.UNREADABLE_CSV.format(error=str(exc).splitlines()[0])],
             )
             done += 1
         else:
@@ -196,7 +197,7 @@ def _bad(
             schema,
             [shorten(text) for _, text, _ in rows],
             [header_lines + n if n is not None else None for n, _, _ in rows],
-            [f"wrong column count: expected {width}, got {got}" for _, _, got in rows],
+            [Malformed.COLUMN_COUNT.format(expected=width, got=got) for _, _, got in rows],
         )
 
 

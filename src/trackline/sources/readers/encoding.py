@@ -10,9 +10,10 @@ import codecs
 
 import pyarrow as pa
 
+from trackline.contracts.reasons import Malformed
 from trackline.sources.readers.stream import ByteStream
 
-BAD_ENCODING = "bad encoding (not UTF-8)"
+BAD_ENCODING = Malformed.BAD_ENCODING.text
 BOM = b"\xef\xbb\xbf"
 
 # Undecodable bytes become this noncharacter (Unicode reserves it for internal use), so

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from trackline.contracts.reasons import Malformed
 from trackline.sources.base import InputFile
 from trackline.sources.readers.encoding import BAD_ENCODING, SENTINEL, SENTINEL_ERRORS
 from trackline.sources.readers.rows import LINES_SCHEMA, meta_batch, shorten
@@ -37,13 +38,14 @@ def _elements(stream: ByteStream, batch_rows: int) -> Iterator[pa.RecordBatch]:
             doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
             hint = " (one object per line? name it .ndjson)" if "Extra data" in str(exc) else ""
-            yield meta_batch(f, [shorten(text)], [1], [f"invalid JSON array: {exc}{hint}"])
+            why = Malformed.INVALID_JSON_ARRAY.format(error=f"{exc}{hint}")
+            yield meta_batch(f, [shorten(text)], [1], [why])
             count = 1
         else:
             if isinstance(doc, dict):
                 doc = [doc]
             if not isinstance(doc, list):
-                yield meta_batch(f, [shorten(text)], [1], ["expected a JSON array of objects"])
+                yield meta_batch(f, [shorten(text)], [1], [Malformed.NOT_AN_ARRAY.text])
                 count = 1
             else:
                 del text

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
+from trackline.contracts.reasons import Malformed
 from trackline.sources.base import InputFile
 from trackline.sources.readers.encoding import BOM, decode_lines
 from trackline.sources.readers.rows import (
@@ -98,7 +99,7 @@ def _blocks(stream: ByteStream, block_bytes: int) -> Iterator[pa.RecordBatch]:
 
 def _too_long(f: InputFile, head: bytes, line: int) -> pa.RecordBatch:
     text = head.decode("utf-8", "replace")
-    return meta_batch(f, [text], [line], [f"line longer than {MAX_LINE_BYTES} bytes"])
+    return meta_batch(f, [text], [line], [Malformed.LINE_TOO_LONG.format(limit=MAX_LINE_BYTES)])
 
 
 def _split(

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trackline.contracts.reasons import Malformed
 from trackline.sources.base import InputFile
 from trackline.sources.readers.rows import (
     LINES_SCHEMA,
@@ -95,4 +96,5 @@ def _rows(
 
 
 def _unreadable(exc: BaseException) -> str:
-    return f"unreadable Parquet: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return Malformed.UNREADABLE_PARQUET.format(error=error)
