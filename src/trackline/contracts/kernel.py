@@ -119,7 +119,7 @@ class Kernel:
 
     def file_program(self, path: str) -> Program:
         """The program over an NDJSON file that DuckDB reads itself (`read_json`), instead of
-        the relation `input` (see trackline/sources/ndjson_fast.py for when it reads the same).
+        the relation `input` (see sources/readers/ndjson_fast.py for when it reads the same).
 
         Each row is one line, numbered by its position (`_source_line`); `_record` is not
         read (NULL) and a line DuckDB could not parse into an object has every field NULL:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +20,7 @@ from trackline.core.http import (
     register_secret,
 )
 from trackline.errors import RateLimitedError
-from trackline.fakeapi import FakeAPI
+from trackline.fakeapi import FakeAPI, serve
 
 FAST = RetryPolicy(max_attempts=4, backoff=0.01, backoff_max=0.05, max_retry_after=5)
 
@@ -32,6 +34,12 @@ class Recorder:
         time.sleep(seconds)
 
 
+@pytest.fixture
+def fake() -> Iterator[FakeAPI]:
+    with serve(FakeAPI.create()) as api:
+        yield api
+
+
 def _products(fake: FakeAPI) -> str:
     return f"{fake.base_url}/fakestore/products"
 
@@ -43,6 +51,19 @@ def test_server_errors_are_retried_until_success(fake: FakeAPI) -> None:
         assert len(body) == 20
         assert http.stats.retries == 2
         assert http.stats.by_status[500] == 2
+
+
+def test_each_retry_logs_one_line_without_secrets(
+    fake: FakeAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trackline.core.http.client")
+    fake.faults.script("/fakestore/products", ["500", "500"])
+    with HttpClient(policy=FAST) as http:
+        http.get_json(_products(fake), params={"access_token": "tok-in-the-url-123"})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("http.retry")]
+    assert [line.split(" attempt=")[1][0] for line in lines] == ["1", "2"]
+    assert all("500 server error" in line for line in lines)
+    assert "tok-in-the-url-123" not in caplog.text
 
 
 def test_retry_after_is_honoured_measured(fake: FakeAPI) -> None:
