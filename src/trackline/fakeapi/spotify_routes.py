@@ -76,7 +76,7 @@ class SpotifyData:
             return self._users[user_id]
 
     def _build(self, user_id: str) -> _User:
-        world = generator._world()
+        world = generator.world()
         rng = random.Random(f"{self.seed}:spotify:{user_id}")
         now = int(time.time() * 1000) - 120_000
         plays: list[tuple[int, Any]] = []
@@ -97,7 +97,7 @@ class SpotifyData:
     def add_plays(self, user_id: str, n: int) -> None:
         """n new plays, after the latest, ending now (what a user listened to since)."""
         u = self.user(user_id)
-        world = generator._world()
+        world = generator.world()
         rng = random.Random(f"{self.seed}:more:{user_id}:{len(u.plays)}")
         with self._lock:
             last = u.plays[-1][0] if u.plays else 0
@@ -201,7 +201,7 @@ class SpotifyAPI:
             return _error(400, "Invalid request")
         limit = min(50, max(1, int(q.get("limit", "20"))))
         offset = max(0, int(q.get("offset", "0")))
-        world = generator._world()
+        world = generator.world()
         rng = random.Random(f"{self.data.seed}:top:{user}:{kind}:{time_range}")
         pool = world.tracks if kind == "tracks" else world.artists
         ranked = list({x.id: x for x in (pool.pick(rng.random) for _ in range(120))}.values())
@@ -258,7 +258,7 @@ class SpotifyAPI:
         ids = [i for i in request.query_params.get("ids", "").split(",") if i]
         if len(ids) > 50:
             return _error(400, "Too many ids requested")
-        by_id = {a.id: a for a in generator._world().artists.items}
+        by_id = {a.id: a for a in generator.world().artists.items}
         return JSONResponse({"artists": [_artist(by_id[i]) if i in by_id else None for i in ids]})
 
 

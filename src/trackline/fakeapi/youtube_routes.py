@@ -57,7 +57,7 @@ class YouTubeData:
 
     def _build(self, user: str) -> list[tuple[str, str, list[str]]]:
         rng = random.Random(f"{self.seed}:youtube:{user}")
-        world = generator._world()
+        world = generator.world()
         out = []
         for i in range(self.playlists_per_user):
             pid = "PL" + hashlib.sha1(f"{self.seed}:{user}:{i}".encode()).hexdigest()[:32]

@@ -339,7 +339,7 @@ def test_output_format_comes_from_the_extension(name: str, expected: tuple[str, 
 
 
 def test_the_catalogue_is_shared_across_runs() -> None:
-    assert generator._world() is generator._world()
+    assert generator.world() is generator.world()
     a = records(REGISTRY.get("listens"), 50, seed=1, now=NOW)
     b = records(REGISTRY.get("top_tracks"), 500, seed=2, now=NOW)
     tracks_a = {r["track_id"] for r in a if isinstance(r, dict)}
