@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from trackline.cli.common import state
-from trackline.config import Settings
-from trackline.state import StateStore, open_state
+
+if TYPE_CHECKING:
+    from trackline.config import Settings
+    from trackline.state import StateStore
 
 
 @contextmanager
 def store_for(ctx: typer.Context) -> Iterator[tuple[Settings, StateStore]]:
+    from trackline.state import open_state
+
     settings = state(ctx).settings()
     store = open_state(settings)
     try:

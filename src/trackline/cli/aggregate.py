@@ -9,7 +9,6 @@ import typer
 
 from trackline.cli.common import out, print_json, state
 from trackline.errors import UsageError
-from trackline.serving.aggregate import aggregate_day
 
 
 def aggregate(
@@ -20,6 +19,8 @@ def aggregate(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Per user, genre and country: events, plays, unique songs, minutes; served by key."""
+    from trackline.serving.aggregate import aggregate_day
+
     parsed: date | None = None
     if day is not None:
         try:

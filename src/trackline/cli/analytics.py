@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from trackline.analytics.group_listening import analyse_group
-from trackline.analytics.members import resolve
 from trackline.cli.common import out, print_json, state
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer(help="Listening analytics.", no_args_is_help=True)
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
+    from rich.table import Table
+
     table = Table(*columns, title=title, title_justify="left")
     for r in rows:
         table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
@@ -35,6 +37,9 @@ def group(
 ) -> None:
     """Top tracks and artists per member, who played the group's favourites most, pairwise
     overlap (shared tracks, artists, Jaccard) and a blend for the whole group."""
+    from trackline.analytics.group_listening import analyse_group
+    from trackline.analytics.members import resolve
+
     settings = state(ctx).settings()
     members = resolve(settings, group_name, users)
     report = analyse_group(settings, members, top_n=top)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from trackline.auth.oauth import PROVIDERS, authorize, oauth_app
 from trackline.cli.common import err, out, print_json, state
-from trackline.core.http import HttpClient
 from trackline.errors import UsageError
-from trackline.state.connectors import open_connector_state
+
+#: The providers `auth` connects (trackline.auth.oauth.PROVIDERS; a test keeps them equal),
+#: named here so the help does not import the OAuth client.
+PROVIDERS = ("spotify", "youtube")
 
 
 def auth(
@@ -34,6 +35,10 @@ def auth(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Connect a user's account: approve in the browser, the refresh token is stored encrypted."""
+    from trackline.auth.oauth import authorize, oauth_app
+    from trackline.core.http import HttpClient
+    from trackline.state.connectors import open_connector_state
+
     settings = state(ctx).settings()
     if provider == "youtube" and not user:
         raise UsageError("pass --user ID for YouTube (the id to store the token under)")

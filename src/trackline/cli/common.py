@@ -1,4 +1,8 @@
-"""What every command shares: settings from --home, output helpers, logging set-up."""
+"""What every command shares: settings from --home, output helpers, logging set-up.
+
+Nothing here imports more than the standard library and typer at start: a command's help must
+not pay for pydantic, rich or the HTTP client. Each is loaded when a command first uses it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-from trackline.config import Settings
-from trackline.core.http.redact import RedactingFilter
-from trackline.core.logctx import ContextFilter
-from trackline.core.progress import Reporter, default_reporter
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trackline.config import Settings
+    from trackline.core.progress import Reporter
 
 
 @dataclass
@@ -25,9 +30,13 @@ class State:
     quiet: bool = False
 
     def settings(self) -> Settings:
+        from trackline.config import Settings
+
         return Settings.load(home=self.home)
 
     def reporter(self, json_output: bool = False) -> Reporter:
+        from trackline.core.progress import default_reporter
+
         return default_reporter(quiet=self.quiet)
 
 
@@ -36,15 +45,31 @@ def state(ctx: typer.Context) -> State:
     return obj if isinstance(obj, State) else State()
 
 
-def _console(stderr: bool = False) -> Console:
-    """Full-width tables on a terminal; a fixed wide layout when piped (no wrapping at 80)."""
-    probe = Console(stderr=stderr)
-    width = None if probe.is_terminal else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=stderr, width=width)
+class LazyConsole:
+    """A rich Console made on first print: full-width tables on a terminal; a fixed wide
+    layout when piped (no wrapping at 80)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self.stderr = stderr
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        probe = Console(stderr=self.stderr)
+        width = None if probe.is_terminal else 160
+        return Console(stderr=self.stderr, highlight=False, soft_wrap=self.stderr, width=width)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
 
 
-out = _console()
-err = _console(stderr=True)
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 def print_json(obj: Any) -> None:
@@ -62,6 +87,9 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def setup_logging(debug: bool, quiet: bool) -> None:
+    from trackline.core.http.redact import RedactingFilter
+    from trackline.core.logctx import ContextFilter
+
     logger = logging.getLogger("trackline")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-import yaml
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 
@@ -36,6 +34,8 @@ def list_(
     if json_:
         print_json(rows)
         return
+    from rich.table import Table
+
     table = Table("name", "version", "fields", "primary key", "partition by", "origin")
     for r in rows:
         table.add_row(
@@ -68,6 +68,8 @@ def show(
         print_json({**doc, "origin": c.origin, "digest": c.digest})
         return
     out.print(f"# {c.origin} (digest {c.digest})", markup=False)
+    import yaml
+
     out.print(yaml.safe_dump(doc, sort_keys=False, width=100), markup=False)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 
@@ -46,6 +45,8 @@ def demo(
             }
         )
         return
+    from rich.table import Table
+
     table = Table(
         "dataset",
         "run",

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from trackline.cli.common import err, state
-from trackline.fakeapi import FakeAPI, FaultRates, run_forever
 
 
 def fake_api(
@@ -24,6 +23,8 @@ def fake_api(
     seed: Annotated[int, typer.Option(help="Data seed.")] = 7,
 ) -> None:
     """Serve the fake APIs until Ctrl-C; prints the settings that point trackline at them."""
+    from trackline.fakeapi import FakeAPI, FaultRates, run_forever
+
     settings = state(ctx).settings()
     rates = FaultRates(fail_rate, rate_limit_rate, retry_after, malformed_rate, slow_ms, seed)
     carts: Path = settings.home / "fakeapi" / "carts.json"

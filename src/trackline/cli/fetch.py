@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import err, out, print_json, state
-from trackline.pipelines.fetch import CONNECTORS, UserFetchResult, fetch_users, flush_spool
-from trackline.sources.spool import pending
+
+if TYPE_CHECKING:
+    from trackline.pipelines.fetch import UserFetchResult
+
+#: The providers `fetch` knows (the keys of trackline.pipelines.fetch.CONNECTORS; a test keeps
+#: them equal), named here so the help does not import the fetch pipeline.
+CONNECTORS = ("spotify", "youtube", "fakestore")
 
 
 def fetch(
@@ -22,6 +26,8 @@ def fetch(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fetch connected users' data from an API into the lake and the warehouse."""
+    from trackline.pipelines.fetch import fetch_users
+
     settings = state(ctx).settings()
     summary = fetch_users(settings, provider, user or None)
     if json_:
@@ -38,6 +44,8 @@ def fetch(
 
 
 def print_results(results: list[UserFetchResult]) -> None:
+    from rich.table import Table
+
     table = Table("user", "status", "fetched", "added", "rejected", "dup", show_edge=False)
     for r in results:
         table.add_row(
@@ -68,6 +76,9 @@ def spool_flush(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay spooled fetches into the lake and the warehouse (idempotent)."""
+    from trackline.pipelines.fetch import flush_spool
+    from trackline.sources.spool import pending
+
     settings = state(ctx).settings()
     results = flush_spool(settings)
     left = pending(settings)
@@ -86,6 +97,8 @@ def spool_list(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show spooled batches waiting to be flushed."""
+    from trackline.sources.spool import pending
+
     batches = pending(state(ctx).settings())
     rows = [
         {"provider": b.provider, "user_id": b.user_id, "path": str(b.path),

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli._state import store_for
 from trackline.cli.common import out, print_json
 from trackline.errors import UsageError
-from trackline.state.groups import create_group, list_groups
 
 group = typer.Typer(help="Groups: name a set of users once, reuse it for sessions.")
 
@@ -27,6 +25,8 @@ def create(
     ] = False,
 ) -> None:
     """Create a group of existing users."""
+    from trackline.state.groups import create_group
+
     if not user:
         raise UsageError("give at least one --user ID")
     with store_for(ctx) as (_, store):
@@ -40,6 +40,8 @@ def list_(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List groups and their members."""
+    from trackline.state.groups import list_groups
+
     with store_for(ctx) as (_, store):
         groups = list_groups(store)
     if json_:
@@ -48,6 +50,8 @@ def list_(
     if not groups:
         out.print("no groups yet: `trackline groups create NAME --user ID ...`", markup=False)
         return
+    from rich.table import Table
+
     table = Table("group", "members", "users")
     for g in groups:
         table.add_row(g.name, str(len(g.user_ids)), ", ".join(g.user_ids))

@@ -8,7 +8,6 @@ import typer
 
 from trackline.cli.common import out, print_json, state
 from trackline.cli.ingest import print_result
-from trackline.pipelines.export import import_spotify_export
 
 import_app = typer.Typer(help="Import data exports from services.")
 
@@ -23,6 +22,8 @@ def spotify_export(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Import Spotify streaming history (extended or account data) into `listens`."""
+    from trackline.pipelines.export import import_spotify_export
+
     converted, run = import_spotify_export(state(ctx).settings(), paths, user=user)
     if json_:
         print_json(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 
@@ -36,6 +35,8 @@ def ingest(
 
 
 def print_result(result: RunResult) -> None:
+    from rich.table import Table
+
     s: dict[str, Any] = result.summary()
     c = s["counts"]
     out.print(f"[bold]run {s['run_id']}[/] dataset [bold]{s['dataset']}[/]: {s['message']}")

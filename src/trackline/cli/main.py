@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from trackline import __version__
 from trackline.cli import aggregate as aggregate_cli
 from trackline.cli import analytics as analytics_cli
 from trackline.cli import (
@@ -45,6 +44,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from trackline import __version__
+
         typer.echo(f"trackline {__version__}")
         raise typer.Exit()
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 from trackline.errors import ModelError
-from trackline.models import runner
 
 
 def model(
@@ -25,12 +23,16 @@ def model(
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Build bronze -> silver -> gold models and marts with dbt, then run their data tests."""
+    from trackline.models import runner
+
     settings = state(ctx).settings()
     run = runner.build(settings, select or [])
     summary = run.summary()
     if json_:
         print_json(summary)
     else:
+        from rich.table import Table
+
         table = Table("node", "kind", "status", "seconds", "message")
         for n in run.nodes:
             if n.kind == "model" or not n.ok:

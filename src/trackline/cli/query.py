@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 
@@ -28,6 +27,8 @@ def query(
     if json_:
         print_json(result.to_pylist())
         return
+    from rich.table import Table
+
     table = Table(*result.column_names)
     for row in result.slice(0, limit).to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))

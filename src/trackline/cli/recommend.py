@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from trackline.analytics.members import members
 from trackline.cli.common import out, print_json, state
 from trackline.errors import UsageError
-from trackline.recommend.service import recommend as run_recommend
 
 
 def recommend(
@@ -27,6 +24,9 @@ def recommend(
     """Tracks a member or a group has not played yet, each with the reason it was picked."""
     if (user is None) == (group is None):
         raise UsageError("give exactly one of --user U or --group G")
+    from trackline.analytics.members import members
+    from trackline.recommend.service import recommend as run_recommend
+
     settings = state(ctx).settings()
     users = [user] if user is not None else members(settings, str(group))
     recs = run_recommend(settings, users, n=n, method=method, seed=seed)
@@ -41,6 +41,8 @@ def recommend(
             }
         )
         return
+    from rich.table import Table
+
     table = Table("#", "track", "artist", "score", "why")
     for i, r in enumerate(recs, 1):
         name = r.track_name or r.track_id

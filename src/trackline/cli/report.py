@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markdown import Markdown
 
 from trackline.cli.common import out, print_json, state
 
@@ -36,6 +35,8 @@ def report(
 
     text = render_markdown(run_doc, reports.get("quality", {}), reports.get("slices", {}))
     if out.is_terminal:
+        from rich.markdown import Markdown
+
         out.print(Markdown(text))
     else:
         out.print(text, markup=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli.common import out, print_json, state
 
@@ -33,6 +32,8 @@ def list_runs(
     if not rows:
         out.print("no runs yet: try `trackline demo`")
         return
+    from rich.table import Table
+
     table = Table(
         "run", "dataset", "status", "started (UTC)", "input", "valid", "rejected", "duplicates"
     )

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from trackline import sessions
 from trackline.cli._state import store_for, when
 from trackline.cli.common import out, print_json, state
 from trackline.errors import UsageError
-from trackline.state import Session
-from trackline.state.errors import UnknownSessionError
+
+if TYPE_CHECKING:
+    from trackline.state import Session
 
 group = typer.Typer(help="Sessions: create one for some users, list them, show one.")
 
@@ -34,6 +33,8 @@ def create(
     """Create a pending session; a worker picks it up and fetches every active member."""
     if not user and not group_:
         raise UsageError("give at least one --user ID (or --group NAME)")
+    from trackline import sessions
+
     with store_for(ctx) as (settings, store):
         session = sessions.create_session(settings, store, list(user or []), list(group_ or []))
     if json_:
@@ -65,6 +66,8 @@ def list_sessions(
     if not found:
         out.print("no sessions yet: try `trackline sessions create --user ID`", markup=False)
         return
+    from rich.table import Table
+
     table = Table("session", "status", "users", "created (UTC)", "updated (UTC)", "error")
     for s in found:
         table.add_row(
@@ -132,6 +135,8 @@ def show(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a session: status, per-user outcome, error, timestamps, run ids, timeline."""
+    from trackline.state.errors import UnknownSessionError
+
     with store_for(ctx) as (_, store):
         found = store.get_session(session_id)
     if found is None:
@@ -151,6 +156,8 @@ def feedback(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Likes, skips and dislikes of a session, per track and per member (from the warehouse)."""
+    from rich.table import Table
+
     from trackline.warehouse.base import open_warehouse
     from trackline.warehouse.views import no_feedback, session_feedback
 

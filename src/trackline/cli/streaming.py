@@ -8,17 +8,16 @@ import sys
 import time
 import uuid
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from trackline.bus.base import Start, open_bus, redact
 from trackline.cli.common import err, out, print_json, state
-from trackline.contracts.loader import ContractRegistry
 from trackline.errors import UsageError
-from trackline.stream.consumer import StreamProcessor
 from trackline.stream.events import DEFAULT_TYPES, EVENT_TYPES, parse_types
-from trackline.stream.publisher import publish_events
+
+if TYPE_CHECKING:
+    from trackline.bus.base import Start
 
 BusOpt = Annotated[
     str | None,
@@ -55,6 +54,10 @@ def publish(
         raise UsageError(f"--count must be >= 0, got {count}")
     if rate is not None and rate <= 0:
         raise UsageError(f"--rate must be > 0 events per second, got {rate}")
+    from trackline.bus.base import open_bus, redact
+    from trackline.contracts.loader import ContractRegistry
+    from trackline.stream.publisher import publish_events
+
     settings = state(ctx).settings()
     settings.ensure_home()
     chosen = parse_types(types)
@@ -97,6 +100,9 @@ def stream(
     json_: JsonOpt = False,
 ) -> None:
     """Consume events into the lake (raw, errors) and the warehouse, exactly once per event."""
+    from trackline.bus.base import open_bus, redact
+    from trackline.stream.consumer import StreamProcessor
+
     settings = state(ctx).settings()
     bus = open_bus(bus_uri, settings)
     try:
@@ -142,6 +148,8 @@ def tail(
     ] = False,
 ) -> None:
     """Print a topic's messages as they arrive (a private group: other consumers unaffected)."""
+    from trackline.bus.base import open_bus
+
     settings = state(ctx).settings()
     bus = open_bus(bus_uri, settings)
     group = f"tail-{uuid.uuid4().hex[:12]}"

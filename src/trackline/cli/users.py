@@ -6,15 +6,15 @@ logs or echoes them (listings show only each provider's status).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from trackline.cli._state import store_for, when
 from trackline.cli.common import out, print_json
-from trackline.state import User
-from trackline.state.errors import UnknownUserError
+
+if TYPE_CHECKING:
+    from trackline.state import User
 
 group = typer.Typer(help="Users: add them (with existing refresh tokens), list, remove.")
 
@@ -77,6 +77,8 @@ def list_users(
     if not users:
         out.print("no users yet: add one with `trackline users add ID`", markup=False)
         return
+    from rich.table import Table
+
     others = sorted({p for u in users for p in u.providers} - set(PROVIDERS))
     table = Table("user", "active", "last active (UTC)", "created (UTC)", *PROVIDERS, *others)
     for u in users:
@@ -96,6 +98,8 @@ def remove(
     user_id: Annotated[str, typer.Argument(help="The user to remove, with their tokens.")],
 ) -> None:
     """Remove a user and their stored tokens."""
+    from trackline.state.errors import UnknownUserError
+
     with store_for(ctx) as (_, store):
         if not store.remove_user(user_id):
             raise UnknownUserError(f"no user {user_id!r}; see `trackline users list`")
