@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     ndjson_fast_read: bool = Field(
         default=True,
         description="Let DuckDB parse plain local NDJSON files itself when they read the same "
-        "(no blank lines, no BOM; see trackline/sources/ndjson_fast.py); false: always the "
+        "(no blank lines, no BOM; see trackline/sources/readers/ndjson_fast.py); false: always the "
         "general reader",
     )
     future_tolerance_seconds: int = Field(

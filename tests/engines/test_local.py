@@ -17,8 +17,8 @@ import pytest
 
 from trackline.config import Settings
 from trackline.core import duck
-from trackline.engines import local
 from trackline.engines.local import LocalEngine
+from trackline.engines.stages import check, plan, read
 from trackline.errors import UsageError
 from trackline.lake import Lake
 
@@ -269,7 +269,7 @@ def test_key_hash_collisions_still_load_every_distinct_key(
 ) -> None:
     """Repeats are found by hash and confirmed by key: a hash shared by different keys (here
     every key of the same length) must not drop a row."""
-    monkeypatch.setattr(LocalEngine, "_key_hash", staticmethod(lambda c: "hash(length(event_id))"))
+    monkeypatch.setattr(check, "key_hash", lambda c: "hash(length(event_id))")
     settings = Settings.load(home=tmp_path / "home", batch_rows=50)
     n = 3000
     result = LocalEngine(settings).ingest(_repeats_layout(tmp_path, n), "listening_events")
@@ -321,10 +321,13 @@ def test_rows_keep_their_source_file_and_line(settings: Settings, tmp_path: Path
 
 def test_out_of_order_batches_switch_dedup_to_the_slow_path() -> None:
     from trackline.contracts.loader import ContractRegistry
-    from trackline.engines.local import _Dedup
+    from trackline.engines.sinks.repeats import Repeats
+    from trackline.engines.sinks.warehouse import LINEAGE
+    from trackline.engines.stages.settle import Dedup
 
     contract = ContractRegistry(None).get("listening_events")
-    dedup = _Dedup(contract)
+    repeats = Repeats([*contract.output_columns, *LINEAGE])
+    dedup = Dedup(contract, repeats)
 
     def batch(lines: list[int], keys: list[int]) -> pa.RecordBatch:
         n = len(lines)
@@ -337,10 +340,18 @@ def test_out_of_order_batches_switch_dedup_to_the_slow_path() -> None:
 
     keep = dedup.keep(batch([3, 4], [1, 2]), pa.array([True, True]), "f")
     assert keep.to_pylist() == [True, True] and dedup.ordered
+    keep = dedup.keep(batch([5, 6, 7], [1, 3, 9]), pa.array([True, True, False]), "f")
+    assert keep.to_pylist() == [False, True, False]  # hash 1 seen: set aside, not loaded
+    with repeats.read() as suspects:
+        assert suspects is not None
+        rows = suspects.read_all()
+    assert rows.column("_source_line").to_pylist() == [5]
+    assert rows.column("_source_file").to_pylist() == ["f"]
+    assert rows.column("_order").to_pylist() == [2]  # its place in the run's stream
     keep = dedup.keep(batch([1, 2], [1, 3]), pa.array([True, True]), "f")  # earlier lines
-    assert not dedup.ordered
+    assert not dedup.ordered and not dedup.exact
     assert keep.to_pylist() == [True, True]  # loaded whole: repeats are settled by line
-    dedup.close()
+    repeats.abort()
 
 
 def test_a_key_the_warehouse_holds_counts_every_copy_as_a_warehouse_duplicate(
@@ -354,7 +365,7 @@ def test_a_key_the_warehouse_holds_counts_every_copy_as_a_warehouse_duplicate(
     assert table_rows(settings, "SELECT count(*) FROM listening_events") == [(2,)]
 
 
-# Curated Parquet written on the way (engines/curated.py) ---------------------------------
+# Curated Parquet written on the way (engines/sinks/curated.py) -----------------------------
 def curated_keys(settings: Settings, run_id: str, table: str = "listening_events") -> list[str]:
     """Event ids in the curated lake for one run (every file, so leftovers show up)."""
     root = Path(settings.lake) / "curated" / table
@@ -418,7 +429,7 @@ def test_rows_loaded_late_or_out_of_order_reach_the_curated_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hash collisions load some rows after the stream (late); both must be in the lake."""
-    monkeypatch.setattr(LocalEngine, "_key_hash", staticmethod(lambda c: "hash(length(event_id))"))
+    monkeypatch.setattr(check, "key_hash", lambda c: "hash(length(event_id))")
     settings = Settings.load(home=tmp_path / "home", batch_rows=50)
     result = LocalEngine(settings).ingest(_repeats_layout(tmp_path, 600), "listening_events")
     run_id = result.manifest.run_id
@@ -537,31 +548,29 @@ def test_the_first_file_is_checked_while_the_inputs_are_hashed(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run id waits for the hash; the kernel need not (one core hashes, one checks)."""
-    from trackline.engines import local
-
     nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(50)])
-    read = threading.Event()
-    reader = local.read_batches
+    was_read = threading.Event()
+    reader = check.read_batches
 
     def read_batches(*args: Any, **kwargs: Any) -> Any:
         batches = reader(*args, **kwargs)
 
         def marked() -> Any:
             for batch in batches:
-                read.set()
+                was_read.set()
                 yield batch
 
         return pa.RecordBatchReader.from_batches(batches.schema, marked())
 
-    hash_all = LocalEngine._hash_all
+    hash_inputs = plan.hash_inputs
     seen_while_hashing: list[bool] = []
 
-    def slow_hash(self: LocalEngine, files: Any, fast: bool) -> Any:
-        seen_while_hashing.append(read.wait(timeout=10))
-        return hash_all(self, files, fast)
+    def slow_hash(*args: Any, **kwargs: Any) -> Any:
+        seen_while_hashing.append(was_read.wait(timeout=10))
+        return hash_inputs(*args, **kwargs)
 
-    monkeypatch.setattr(local, "read_batches", read_batches)
-    monkeypatch.setattr(LocalEngine, "_hash_all", slow_hash)
+    monkeypatch.setattr(check, "read_batches", read_batches)
+    monkeypatch.setattr(plan, "hash_inputs", slow_hash)
     settings.ndjson_fast_read = False  # the general reader is the one watched here
     result = LocalEngine(settings).ingest([str(nd)], "listening_events")
     assert seen_while_hashing == [True]
@@ -621,7 +630,7 @@ def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
     the rejected rows of several batches are gathered before their text is read."""
     if small:
         monkeypatch.setenv("TRACKLINE_BATCH_ROWS", "4")
-        monkeypatch.setattr(local, "REJECTED_BATCH_ROWS", 3)
+        monkeypatch.setattr(read, "REJECTED_BATCH_ROWS", 3)
     lines: list[Any] = [event(i) for i in range(30)]
     lines[3] = '{"event_id": "x", bad json'
     lines[5] = "[1, 2]"
@@ -647,7 +656,7 @@ def test_the_fast_ndjson_read_gives_what_the_general_reader_gives(
 def test_a_fast_read_that_disagrees_is_read_again_in_full(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trackline.sources.ndjson_fast import LineScan
+    from trackline.sources.readers.ndjson_fast import LineScan
 
     nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(20)] + ["{bad"])
     monkeypatch.setattr(LineScan, "lines", property(lambda self: self.newlines + 1))
@@ -700,18 +709,22 @@ def test_only_the_fast_read_checks_ahead_while_hashing(
     """The fast read's kernel may check ahead into a share of the memory limit until the
     inputs are hashed; the general read's keeps its usual depth (its lead lasted into the
     load and raised peak memory)."""
-    leads: list[tuple[int, int]] = []  # (lead_bytes at start, at the end of the run)
+    leads: list[tuple[int, bool]] = []  # (lead_bytes at start, whether the lead ended)
 
-    class Recording(local.Prefetcher):  # type: ignore[type-arg]
+    class Recording(check.Prefetcher):  # type: ignore[type-arg]
         def __init__(self, items: Any, depth: int = 2, *, lead_bytes: int = 0) -> None:
             super().__init__(items, depth, lead_bytes=lead_bytes)
-            self.started_with = lead_bytes
+            self.started_with, self.ended = lead_bytes, lead_bytes == 0
+
+        def end_lead(self) -> None:
+            self.ended = True
+            super().end_lead()
 
         def close(self) -> None:
-            leads.append((self.started_with, self._lead_bytes))
+            leads.append((self.started_with, self.ended))
             super().close()
 
-    monkeypatch.setattr(local, "Prefetcher", Recording)
+    monkeypatch.setattr(check, "Prefetcher", Recording)
     settings = Settings.load(
         home=tmp_path / "home", duckdb_memory_limit="256MB", ndjson_fast_read=fast_read
     )
@@ -724,4 +737,4 @@ def test_only_the_fast_read_checks_ahead_while_hashing(
         assert started == pytest.approx(0.375 * 256e6, rel=0.001)
     else:
         assert started == 0
-    assert ended == 0
+    assert ended

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trackline.sources import ndjson_fast
 from trackline.sources.files import BAD_ENCODING
-from trackline.sources.ndjson_fast import LinePicker, LineScan
+from trackline.sources.readers import ndjson_fast
+from trackline.sources.readers.ndjson_fast import LinePicker, LineScan
 
 
 def scan(data: bytes, chunk: int = 3) -> LineScan:

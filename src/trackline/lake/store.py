@@ -1,7 +1,8 @@
-"""The lake: raw landing, curated Parquet, rejected rows, reports and manifests (design.md 3.4).
+"""A lake root on any fsspec filesystem: paths, raw landing, stored files and documents.
 
-Everything goes through an fsspec filesystem, so a local path, `memory://`, `gs://` or `s3://`
-work with no code change (remote ones need `trackline[gcp]` / `trackline[s3]`).
+Everything goes through fsspec, so a local path, `memory://`, `gs://` or `s3://` work with no
+code change (remote ones need `trackline[gcp]` / `trackline[s3]`). Partitioned Parquet is
+written by `trackline.lake.partitions`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 
 import fsspec
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from trackline.core.hashing import sha256_stream
@@ -65,12 +64,6 @@ class Lake:
         proto = _protocols(self.fs)[0]
         return f"{proto}://{path.lstrip('/')}" if proto == "memory" else f"{proto}://{path}"
 
-    @property
-    def arrow_fs(self) -> pafs.FileSystem:
-        if self.is_local:
-            return pafs.LocalFileSystem()
-        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
-
     # Raw landing -------------------------------------------------------------------------
     def land(self, src_uri: str, dest: str, *, sha256: str | None = None) -> StoredFile:
         """Copy an input file byte for byte (as received).
@@ -91,34 +84,6 @@ class Lake:
         return StoredFile(dest, None, size, digest)
 
     # Tabular outputs ---------------------------------------------------------------------
-    def write_partitioned(
-        self, reader: pa.RecordBatchReader, base: str, partitions: list[str], basename: str
-    ) -> list[StoredFile]:
-        """Write Hive-partitioned Parquet; re-writing the same run replaces its own files."""
-        written: list[tuple[str, int]] = []
-
-        def visit(f: Any) -> None:
-            written.append((f.path, f.metadata.num_rows if f.metadata is not None else 0))
-
-        self.fs.makedirs(base, exist_ok=True)
-        ds.write_dataset(
-            reader,
-            base,
-            format="parquet",
-            filesystem=self.arrow_fs,
-            partitioning=partitions or None,
-            partitioning_flavor="hive" if partitions else None,
-            basename_template=basename,
-            existing_data_behavior="overwrite_or_ignore",
-            file_visitor=visit,
-            max_rows_per_file=4_000_000,
-            max_rows_per_group=256 * 1024,
-            min_rows_per_group=64 * 1024,
-            max_open_files=512,
-            create_dir=True,
-        )
-        return [self._stored(path, rows) for path, rows in sorted(written)]
-
     def write_parquet(self, reader: pa.RecordBatchReader, path: str) -> StoredFile:
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         rows = 0
@@ -166,9 +131,8 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 
 def _copy_local(src: str, dest: str) -> None:
-    """Copy a local file inside the kernel: `copy_file_range` where there is one (a 288 MB
-    input: 0.08 CPU-seconds, against 0.10 for `shutil.copyfile`'s sendfile; a reflink on
-    filesystems that share blocks), `shutil.copyfile` otherwise."""
+    """Copy a local file inside the OS kernel: `copy_file_range` where there is one (no bytes
+    through user space; a reflink where the filesystem shares blocks), else `shutil.copyfile`."""
     copy_range = getattr(os, "copy_file_range", None)
     if copy_range is None:
         shutil.copyfile(src, dest)

@@ -1,22 +1,18 @@
 """The fast read of a plain local NDJSON file: DuckDB's `read_json` parses it in the kernel.
 
-The general NDJSON path cuts lines in Python (numpy) and hands them to the kernel as text, which
-then tests each line with `json_valid` and parses it again with `json_transform`. DuckDB's own
-reader parses each line once, straight from the file, into one text column per field: the
-reader, the validity test and the second parse go (1.5 CPU-seconds per million events of 3.7,
-and 200 MB less peak memory). What it does not give is each record's text, which only rejected
-rows need, and a line number, which is its row number only when no line is blank.
+The general NDJSON reader (`ndjson`) cuts lines in Python and hands them to the kernel as text,
+which tests each line with `json_valid` and parses it again with `json_transform`. DuckDB's own
+reader (`Kernel.file_program`) parses each line once, straight from the file, into one text
+column per field: far less CPU and memory. What it does not give is each record's text, which
+only rejected rows need, and a line number, which is its row number only when no line is blank.
 
-So the fast read is taken only for a file that reads the same both ways, which the hash pass
-already reading every byte finds out (`LineScan`): no byte-order mark, no blank line (DuckDB
-skips those) and no vertical tab or form feed (DuckDB skips them around a record; JSON allows
-neither anywhere). The same pass spools where each line ends (8 bytes a line, to a temporary
-file), so `LinePicker` reads a rejected line's text at its offsets. A row DuckDB could not parse
-has every field NULL; the engine then asks the kernel why from that line's text
-(`Kernel.json_problems`), so its reason is the general path's. Where the
-two reads could still disagree (a line DuckDB refused that the general kernel accepts, or a
-row count that is not the file's line count) the engine runs the whole input again on the
-general path: nothing is committed before that check.
+So the fast read is taken only for a file that reads the same both ways (`eligible`, then
+`LineScan`, fed by the hash pass that reads every byte anyway): no byte-order mark, no blank
+line (DuckDB skips those) and no vertical tab or form feed (DuckDB skips them around a record;
+JSON allows neither anywhere). The same pass spools where each line ends, so `LinePicker` reads
+a rejected line's text at its offsets. The engine's side (which files read fast, completing
+their rejected rows, reading again in full where the two reads could still disagree) is
+`trackline.engines.stages.read`.
 """
 
 from __future__ import annotations
@@ -60,9 +56,7 @@ class LineScan:
 
     Each chunk is read in place (no copy of it) with one numpy pass: the few bytes up to form
     feed (newlines, tabs, the rare control character) are found at once and sorted out among
-    themselves. Copying each 1 MiB chunk and comparing it three times over cost 0.28
-    CPU-seconds for 288 MB, most of it the OS mapping fresh memory for every copy; this pass
-    costs 0.08, beside the hash's 0.2.
+    themselves, a fraction of the hash's own cost.
     """
 
     def __init__(self) -> None:

@@ -1,8 +1,10 @@
-"""The curated sink's partition writer: every row in its partition, memory bounded."""
+"""Partitioned Parquet: folders named as DuckDB names them, every row in its partition,
+memory bounded, on any lake."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,9 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from trackline.engines import curated
-from trackline.engines.curated import PartitionWriter
-from trackline.lake import Lake
+from trackline.core import duck
+from trackline.lake import Lake, partitions
+from trackline.lake.partitions import PartitionWriter
 
 
 def batches(n: int, size: int, days: int) -> list[pa.RecordBatch]:
@@ -33,13 +35,13 @@ def batches(n: int, size: int, days: int) -> list[pa.RecordBatch]:
 
 
 def small_writer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partitions: list[str], **limits: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: list[str], **limits: int
 ) -> PartitionWriter:
     """A writer into `tmp_path`/lake/t with some of the module's limits set small."""
     for name, value in limits.items():
-        monkeypatch.setattr(curated, name, value)
+        monkeypatch.setattr(partitions, name, value)
     lake = Lake(str(tmp_path / "lake"))
-    return PartitionWriter(lake, lake.path("t"), partitions, "part-r1-{i}.parquet")
+    return PartitionWriter(lake, lake.path("t"), columns, "part-r1-{i}.parquet")
 
 
 def test_rows_land_in_their_partition_in_order_with_bounded_buffers(
@@ -56,7 +58,7 @@ def test_rows_land_in_their_partition_in_order_with_bounded_buffers(
     peak = 0
     for b in batches(3000, 97, days=9):
         writer.add(b)
-        peak = max(peak, sum(writer._buffered.values()))
+        peak = max(peak, writer.buffered_rows)
     files = writer.close()
     assert peak <= 120
     assert sum(f.rows or 0 for f in files) == 3000
@@ -161,9 +163,9 @@ def test_past_a_few_open_files_a_partition_left_behind_is_closed(
     days, most_open = 20, 0
     for b in event_time_batches(days, per_day=50, size=40):
         writer.add(b)
-        most_open = max(most_open, len(writer._open))
+        most_open = max(most_open, writer.open_files)
     # open files stay bounded, not growing with the number of days seen
-    assert most_open <= 3 + curated.IDLE_BATCHES < days
+    assert most_open <= 3 + partitions.IDLE_BATCHES < days
     # a late row for the first day, long closed: it goes on in a file of its own
     writer.add(late_row())
     files = writer.close()
@@ -180,12 +182,12 @@ def test_a_few_partitions_stay_open_and_a_late_row_joins_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = small_writer(tmp_path, monkeypatch, ["day"], ROW_GROUP_ROWS=30, BUFFERED_ROWS=100)
-    for b in event_time_batches(curated.KEEP_OPEN_FILES, per_day=50, size=40):
+    for b in event_time_batches(partitions.KEEP_OPEN_FILES, per_day=50, size=40):
         writer.add(b)
-    assert len(writer._open) == curated.KEEP_OPEN_FILES  # all open, the first long idle
+    assert writer.open_files == partitions.KEEP_OPEN_FILES  # all open, the first long idle
     writer.add(late_row())
     files = writer.close()
-    assert len(files) == curated.KEEP_OPEN_FILES
+    assert len(files) == partitions.KEEP_OPEN_FILES
     [first] = [f for f in files if "day=2026-01-01" in f.path]
     assert first.rows == 51
 
@@ -209,22 +211,79 @@ def test_plain_columns_are_written_without_compression(tmp_path: Path) -> None:
     assert sum(pq.read_table(f.path).num_rows for f in files) == 200
 
 
-def test_days_are_named_as_text_and_days_python_cannot_name_are_refused() -> None:
-    from datetime import date
+# Folder names and the query export -----------------------------------------------------
+ODD_VALUES = [
+    "2026-01-02",
+    "a b",
+    "x/y",
+    "k=v",
+    "50%",
+    "é",
+    "a~b",
+    "(BC)",
+    "tab\tx",
+    "",
+    "NULL",
+    "__HIVE_DEFAULT_PARTITION__",
+    None,
+]
 
-    days = pa.array([date(2026, 1, 2), date(1969, 12, 31), date(2026, 1, 2), date(1, 1, 1)])
-    assert curated._label(days).to_pylist() == [
-        "2026-01-02",
-        "1969-12-31",
-        "2026-01-02",
-        "0001-01-01",
-    ]
-    assert curated._label(pa.array([], pa.date32())).to_pylist() == []
-    assert curated._label(pa.array([date(2026, 1, 2), None])) is None  # NULL: not named
-    before_year_one = pa.array([-719_163, 0], pa.int32()).cast(pa.date32())  # 0000-12-31
-    assert curated._label(before_year_one) is None
-    text = curated._label(pa.array(["b", "a", "b", None]))  # text partitions: encoded
-    assert text is not None and text.dictionary.to_pylist() == ["b", "a"]
-    assert text.to_pylist() == ["b", "a", "b", None] and not curated._safe(text)
-    assert curated._safe(curated._label(pa.array(["b", "a.1", "b-2"])))
-    assert not curated._safe(curated._label(pa.array(["a b"])))
+
+def folders(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir()}
+
+
+def test_the_arrow_writer_names_folders_as_duckdb_does(tmp_path: Path) -> None:
+    """The curated files of one dataset come from DuckDB's COPY and from `PartitionWriter`:
+    the same value must name the same folder."""
+    table = pa.table({"v": ODD_VALUES, "i": list(range(len(ODD_VALUES)))})
+    con = duck.connect()
+    con.register("t", table)
+    con.execute(
+        f"COPY (SELECT * FROM t) TO '{tmp_path / 'duck'}' (FORMAT parquet, PARTITION_BY (v))"
+    )
+    lake = Lake(str(tmp_path / "lake"))
+    writer = PartitionWriter(lake, lake.path("arrow"), ["v"], "part-{i}.parquet")
+    writer.add(table.to_batches()[0])
+    files = writer.close()
+    assert folders(tmp_path / "lake" / "arrow") == folders(tmp_path / "duck")
+    assert len(files) == len(ODD_VALUES)
+    # and they read back as the values they hold
+    back = ds.dataset(tmp_path / "lake" / "arrow", partitioning="hive").to_table()
+    assert sorted(back.column("i").to_pylist()) == list(range(len(ODD_VALUES)))
+    assert partitions.folder(["a", "b"], ("x y", None)) == "a=x%20y/b=__HIVE_DEFAULT_PARTITION__"
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_query_exports_partitioned_and_rewrites_its_own_files(tmp_path: Path, where: str) -> None:
+    lake = Lake(str(tmp_path / "lake") if where == "local" else f"memory://lake-{uuid.uuid4().hex}")
+    con = duck.connect()
+    con.register(
+        "t",
+        pa.table({"v": [1, 2, 3, 4], "day": ["2026-01-01", "2026-01-01", "a b", None]}),
+    )
+    base = lake.path("curated", "d")
+    for _ in range(2):  # the same run written twice replaces its own files
+        files = partitions.export(
+            con, "SELECT * FROM t", {}, lake, base, ["day"], "part-r1-{i}.parquet"
+        )
+    assert sum(f.rows or 0 for f in files) == 4
+    found = sorted(lake.fs.find(base))
+    assert len(found) == len(files) == 3
+    names = {p.split("/")[-2] for p in found}
+    assert names == {"day=2026-01-01", "day=a%20b", "day=__HIVE_DEFAULT_PARTITION__"}
+    for f in files:
+        with lake.fs.open(f.path, "rb") as fh:
+            body = fh.read()
+        assert (f.bytes, f.sha256) == (len(body), hashlib.sha256(body).hexdigest())
+        with lake.fs.open(f.path, "rb") as fh:
+            assert pq.read_table(fh).column_names == ["v"]  # the partition is the folder
+
+
+def test_no_partitions_exports_one_file(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    con = duck.connect()
+    files = partitions.export(
+        con, "SELECT range AS v FROM range(10)", {}, lake, lake.path("t"), [], "part-r1-{i}.parquet"
+    )
+    assert [(Path(f.path).name, f.rows) for f in files] == [("part-r1-0.parquet", 10)]

@@ -1,4 +1,4 @@
-"""The lake works the same on a local path and on memory:// (fsspec)."""
+"""The lake root works the same on a local path and on memory:// (fsspec)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from trackline.errors import ConfigError
@@ -52,21 +51,6 @@ def test_land_copies_a_local_file_in_the_kernel(
     stored = lake.land(str(src), dest, sha256=digest)
     assert (stored.bytes, stored.sha256) == (len(data), digest)
     assert Path(dest).read_bytes() == data
-
-
-def test_partitioned_parquet_is_hive_and_rewrites_idempotently(lake: Lake) -> None:
-    table = pa.table({"v": [1, 2, 3, 4], "day": ["2026-01-01", "2026-01-01", "2026-01-02", None]})
-    base = lake.path("curated", "d")
-    for _ in range(2):  # the same run written twice replaces its own files
-        files = lake.write_partitioned(table.to_reader(), base, ["day"], "part-r1-{i}.parquet")
-    assert sum(f.rows or 0 for f in files) == 4
-    found = sorted(p for p in lake.fs.find(base))
-    assert len(found) == 3
-    assert any("/day=2026-01-01/part-r1-0.parquet" in p for p in found)
-    back = pq.read_table(found[0], filesystem=lake.arrow_fs)
-    assert back.num_rows >= 1
-    with lake.fs.open(files[0].path, "rb") as f:
-        assert hashlib.sha256(f.read()).hexdigest() == files[0].sha256
 
 
 def test_json_and_parquet_documents(lake: Lake) -> None:

@@ -1,0 +1,111 @@
+"""The warehouse table: valid rows appended to the contract's table, each key once.
+
+Two routes, both one INSERT that leaves out keys the table already holds, so nothing is ever
+deleted and a redelivered or re-run input adds nothing:
+
+- `load`: a whole input streams through one statement (DuckDB pulls the batches, which pass
+  every other sink on their way); the run's own repeats were marked off beforehand (`_keep`);
+- `write`: one batch, one statement (the stream processor's micro-batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import pyarrow as pa
+
+from trackline.contracts.spec import Contract
+from trackline.core import duck
+from trackline.core.dialect import ident
+from trackline.lake import StoredFile
+from trackline.warehouse.duckdb import DuckDBWarehouse
+
+LINEAGE = ["_source_file", "_source_line"]  # where each row came from
+
+
+def same_key(keys: list[str], a: str, b: str) -> str:
+    """SQL saying rows `a` and `b` have the same key (NULL matches NULL)."""
+    return " AND ".join(f"{a}.{ident(k)} IS NOT DISTINCT FROM {b}.{ident(k)}" for k in keys)
+
+
+class WarehouseTable:
+    """A `Sink` for valid rows: appends them to `main.<contract name>` in the caller's
+    transaction, with this run's `ingestion_time` and `run_id`."""
+
+    def __init__(
+        self, wh: DuckDBWarehouse, contract: Contract, *, run_id: str, now: datetime
+    ) -> None:
+        self.wh, self.contract = wh, contract
+        self.table = f"main.{ident(contract.name)}"
+        self.params = {"now": now, "run_id": run_id}
+        self.inserted = 0
+        self._ready = False
+
+    def prepare(self, derived_types: dict[str, str]) -> pa.Schema:
+        """Create the table, or add a new contract version's columns; the table's rows'
+        schema without lineage (the curated files' shape)."""
+        if not self._ready:
+            self.wh.ensure_table(self.contract, derived_types)
+            self._ready = True
+        query = f"SELECT * EXCLUDE ({', '.join(LINEAGE)}) FROM {self.table} LIMIT 0"
+        return duck.table(self.wh.con, query).schema
+
+    def holds_rows(self) -> bool:
+        query = f"SELECT EXISTS (SELECT 1 FROM {self.table})"
+        return self.wh.con.execute(query).fetchall() == [(True,)]
+
+    def load(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch], source: str) -> int:
+        """Append the rows marked `_keep` of one input's batches (`source` is their
+        `_source_file`), leaving out keys that rows of an earlier run hold; rows added."""
+        cols = [*self.contract.output_columns, *LINEAGE]
+        values = ", ".join("$source_file" if c == "_source_file" else ident(c) for c in cols)
+        known = ""
+        if self.holds_rows():
+            match = same_key(self.contract.key_columns, "o", "c")
+            known = (
+                f" AND NOT EXISTS (SELECT 1 FROM {self.table} o "
+                f"WHERE o.run_id <> $run_id AND {match})"
+            )
+        con = self.wh.con
+        con.register("checked_rows", pa.RecordBatchReader.from_batches(schema, batches))
+        try:
+            row = con.execute(
+                f"INSERT INTO {self.table} ({', '.join(ident(c) for c in cols)}, "
+                f"ingestion_time, run_id) "
+                f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
+                {**self.params, "source_file": source},
+            ).fetchone()
+        finally:
+            con.unregister("checked_rows")
+        added = int(row[0]) if row else 0
+        self.inserted += added
+        return added
+
+    def write(self, rows: pa.RecordBatch | pa.Table, source: str = "") -> None:
+        """Append the rows (the contract's output columns) whose key the table does not hold
+        yet, from this run or any other; the table is made from their types if need be."""
+        con = self.wh.con
+        con.register("batch_rows", rows)
+        try:
+            if not self._ready:
+                described = con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
+                self.wh.ensure_table(self.contract, {str(r[0]): str(r[1]) for r in described})
+                self._ready = True
+            cols = ", ".join(ident(c) for c in self.contract.output_columns)
+            match = same_key(self.contract.key_columns, "t", "b")
+            row = con.execute(
+                f"INSERT INTO {self.table} ({cols}, ingestion_time, run_id) "
+                f"SELECT {cols}, $now, $run_id FROM batch_rows b "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE {match})",
+                self.params,
+            ).fetchone()
+        finally:
+            con.unregister("batch_rows")
+        self.inserted += int(row[0]) if row else 0
+
+    def finish(self) -> list[StoredFile]:
+        return []  # the rows commit with the caller's transaction
+
+    def abort(self) -> None:
+        """Nothing to undo here: the caller rolls its transaction back."""
