@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
 
 from trackline.config import Settings
 from trackline.contracts.kernel import Kernel
@@ -54,6 +55,9 @@ log = logging.getLogger("trackline.engine")
 # curated export from the table buffers rows per partition and gets more.
 LOAD_MEMORY_SHARE = 0.25
 EXPORT_MEMORY_SHARE = 0.5
+# pyarrow looks for pandas (and imports it, when installed) on its first conversion of a
+# Python value, which every run makes: paid here, with the engine's imports, not inside a run.
+pa.scalar(0)
 # A run's commit that would write more than this to the WAL checkpoints instead: the rows not
 # yet on disk then skip the WAL (the checkpoint the warehouse's close would make anyway).
 COMMIT_CHECKPOINT_BYTES = 1 << 20
