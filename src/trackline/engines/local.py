@@ -55,9 +55,6 @@ log = logging.getLogger("trackline.engine")
 # curated export from the table buffers rows per partition and gets more.
 LOAD_MEMORY_SHARE = 0.25
 EXPORT_MEMORY_SHARE = 0.5
-# pyarrow looks for pandas (and imports it, when installed) on its first conversion of a
-# Python value, which every run makes: paid here, with the engine's imports, not inside a run.
-pa.scalar(0)
 # A run's commit that would write more than this to the WAL checkpoints instead: the rows not
 # yet on disk then skip the WAL (the checkpoint the warehouse's close would make anyway).
 COMMIT_CHECKPOINT_BYTES = 1 << 20
@@ -78,6 +75,9 @@ class LocalEngine:
         self.reporter = reporter or NullReporter()
         self.lake = Lake(settings.lake)
         hugepages.apply(settings.hugepages)  # per process; see trackline/core/hugepages.py
+        # pyarrow imports pandas (when installed) on its first conversion of a Python value,
+        # which every run makes: paid here, not inside the first run.
+        pa.scalar(0)
 
     def ingest(
         self,

@@ -120,6 +120,9 @@ class StreamProcessor:
             for t, c in self.contracts.items()
         }
         self.instance = uuid.uuid4().hex[:8]
+        # pyarrow imports pandas (when installed) on its first conversion of a Python value:
+        # paid while starting, not in the first batch's latency.
+        pa.scalar(0)
         settings.ensure_home()
         self.writer = LakeWriter(Lake(settings.lake), self.instance)
         self.sink = WarehouseSink(settings, f"stream-{self.instance}")

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
 from trackline.config import Settings
 from trackline.contracts.spec import Contract
-from trackline.core.dialect import ident
+from trackline.engines.sinks.rejected import RejectedTable
+from trackline.engines.sinks.warehouse import WarehouseTable
 from trackline.errors import TracklineError
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
@@ -29,11 +29,15 @@ OPEN_RETRY_SECONDS = 60.0
 
 
 class WarehouseSink:
+    """The batch engine's warehouse and rejected-rows sinks (`engines.sinks`), one
+    transaction a micro-batch, on a warehouse connection held only while busy."""
+
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.settings = settings
         self.run_id = run_id
         self._wh: DuckDBWarehouse | None = None
-        self._tables: set[str] = set()
+        self._tables: dict[str, WarehouseTable] = {}  # per contract, for this connection
+        self._rejected: RejectedTable | None = None
 
     def _open(self) -> DuckDBWarehouse:
         if self._wh is not None:
@@ -54,6 +58,7 @@ class WarehouseSink:
             self._wh.close()
             self._wh = None
             self._tables.clear()
+            self._rejected = None
 
     def write(
         self,
@@ -68,21 +73,12 @@ class WarehouseSink:
         con.execute("BEGIN TRANSACTION")
         try:
             for event, (contract, table) in valid.items():
-                inserted[event] = (
-                    self._append(con, wh, contract, table, now) if table.num_rows else 0
-                )
+                inserted[event] = self._append(wh, contract, table, now) if table.num_rows else 0
             if rejected is not None and rejected.num_rows:
-                con.register("rej", rejected)
-                try:
-                    con.execute(
-                        "INSERT INTO meta.rejected SELECT $run_id, dataset, record, reasons, "
-                        "detail, source_file, source_line, $now FROM rej WHERE NOT EXISTS ("
-                        "SELECT 1 FROM meta.rejected r WHERE r.source_file = rej.source_file "
-                        "AND r.dataset = rej.dataset)",
-                        {"run_id": self.run_id, "now": now},
-                    )
-                finally:
-                    con.unregister("rej")
+                if self._rejected is None:
+                    self._rejected = RejectedTable(con, run_id=self.run_id, now=now)
+                self._rejected.now = now
+                self._rejected.write(rejected)
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -90,28 +86,14 @@ class WarehouseSink:
         return inserted
 
     def _append(
-        self, con: Any, wh: DuckDBWarehouse, contract: Contract, table: pa.Table, now: datetime
+        self, wh: DuckDBWarehouse, contract: Contract, rows: pa.Table, now: datetime
     ) -> int:
-        con.register("batch", table)
-        try:
-            if contract.name not in self._tables:
-                types = {
-                    str(r[0]): str(r[1])
-                    for r in con.execute("DESCRIBE SELECT * FROM batch").fetchall()
-                }
-                wh.ensure_table(contract, types)
-                self._tables.add(contract.name)
-            cols = ", ".join(ident(c) for c in contract.output_columns)
-            target = f"main.{ident(contract.name)}"
-            match = " AND ".join(
-                f"t.{ident(k)} IS NOT DISTINCT FROM b.{ident(k)}" for k in contract.key_columns
+        table = self._tables.get(contract.name)
+        if table is None:
+            table = self._tables[contract.name] = WarehouseTable(
+                wh, contract, run_id=self.run_id, now=now
             )
-            row = con.execute(
-                f"INSERT INTO {target} ({cols}, ingestion_time, run_id) "
-                f"SELECT {cols}, $now, $run_id FROM batch b "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})",
-                {"now": now, "run_id": self.run_id},
-            ).fetchone()
-        finally:
-            con.unregister("batch")
-        return int(row[0]) if row else 0
+        table.now = now
+        before = table.inserted
+        table.write(rows)
+        return table.inserted - before

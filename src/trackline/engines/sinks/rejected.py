@@ -18,6 +18,12 @@ from trackline.contracts.kernel import REJECTED_SCHEMA, count_reasons
 from trackline.lake import Lake, StoredFile
 from trackline.sources.readers.ndjson_fast import GLOB_CHARS
 
+# A `meta.rejected` row from rejected rows in `REJECTED_SCHEMA` (`{rows}`), of `{dataset}`.
+_INSERT = (
+    "INSERT INTO meta.rejected SELECT $run_id, {dataset}, record, reasons, detail, "
+    "source_file, source_line, $now FROM {rows}"
+)
+
 
 class RejectedRows:
     """A `Sink` for checked rows that failed their contract (the kernel's `_record`,
@@ -81,19 +87,44 @@ def into_meta(
     DuckDB reads a local file itself, on all its threads; a path it would take for a glob,
     or a remote lake, streams through pyarrow.
     """
-    insert = (
-        "INSERT INTO meta.rejected SELECT $run_id, $dataset, record, reasons, "
-        "detail, source_file, source_line, $now FROM "
-    )
+    insert = _INSERT.format(dataset="$dataset", rows="{rows}")
     params = {"run_id": run_id, "dataset": dataset, "now": now}
     if lake.is_local and not GLOB_CHARS & set(stored.path):
-        con.execute(insert + "read_parquet($path)", {**params, "path": stored.path})
+        con.execute(insert.format(rows="read_parquet($path)"), {**params, "path": stored.path})
         return
     with lake.fs.open(stored.path, "rb") as fh:
         pf = pq.ParquetFile(fh)
         rows = pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_rows))
         con.register("rejected_rows", rows)
         try:
-            con.execute(insert + "rejected_rows", params)
+            con.execute(insert.format(rows="rejected_rows"), params)
         finally:
             con.unregister("rejected_rows")
+
+
+class RejectedTable:
+    """A `Sink` for rejected rows straight into `meta.rejected`, in the caller's transaction
+    (the stream's micro-batches): rows in `REJECTED_SCHEMA` with their `dataset`. A source
+    already there for its dataset (a redelivered message) is not added again."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> None:
+        self.con, self.run_id = con, run_id
+        self.now = now  # the rows' `rejected_at` (a stream sets it for each micro-batch)
+
+    def write(self, rows: pa.RecordBatch | pa.Table, source: str = "") -> None:
+        insert = _INSERT.format(dataset="dataset", rows="rejected_rows r")
+        self.con.register("rejected_rows", rows)
+        try:
+            self.con.execute(
+                f"{insert} WHERE NOT EXISTS (SELECT 1 FROM meta.rejected m "
+                "WHERE m.source_file = r.source_file AND m.dataset = r.dataset)",
+                {"run_id": self.run_id, "now": self.now},
+            )
+        finally:
+            self.con.unregister("rejected_rows")
+
+    def finish(self) -> list[StoredFile]:
+        return []  # the rows commit with the caller's transaction
+
+    def abort(self) -> None:
+        """Nothing to undo here: the caller rolls its transaction back."""

@@ -38,7 +38,8 @@ class WarehouseTable:
     ) -> None:
         self.wh, self.contract = wh, contract
         self.table = f"main.{ident(contract.name)}"
-        self.params = {"now": now, "run_id": run_id}
+        self.run_id = run_id
+        self.now = now  # the rows' `ingestion_time` (a stream sets it for each micro-batch)
         self.inserted = 0
         self._ready = False
 
@@ -74,7 +75,7 @@ class WarehouseTable:
                 f"INSERT INTO {self.table} ({', '.join(ident(c) for c in cols)}, "
                 f"ingestion_time, run_id) "
                 f"SELECT {values}, $now, $run_id FROM checked_rows c WHERE _keep{known}",
-                {**self.params, "source_file": source},
+                {"now": self.now, "run_id": self.run_id, "source_file": source},
             ).fetchone()
         finally:
             con.unregister("checked_rows")
@@ -98,7 +99,7 @@ class WarehouseTable:
                 f"INSERT INTO {self.table} ({cols}, ingestion_time, run_id) "
                 f"SELECT {cols}, $now, $run_id FROM batch_rows b "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE {match})",
-                self.params,
+                {"now": self.now, "run_id": self.run_id},
             ).fetchone()
         finally:
             con.unregister("batch_rows")
