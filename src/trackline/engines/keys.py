@@ -7,7 +7,7 @@ DuckDB commits appended row groups as they are instead of rewriting every one a 
 Keys are held as 64-bit hashes in sorted numpy runs merged by size (a log-structured set): 8
 bytes a key, and each batch costs a binary search per run. A hash is not the key, so a row
 whose hash was seen is only a *suspect*: the engine sets suspects aside and settles them by
-exact key comparison at the end (`LocalEngine._settle`); a true hash collision therefore still
+exact key comparison at the end (`stages.settle`); a true hash collision therefore still
 loads its row, just later.
 """
 
@@ -61,9 +61,9 @@ class SeenKeys:
 def _first_occurrences(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct hashes, sorted, and the position of each one's first occurrence.
 
-    `np.unique(..., return_index=True)` sorts with a stable merge sort (3.7 ms for 55k
-    hashes); numpy's default sort is a vectorised quicksort (0.7 ms) that may reorder equal
-    hashes, so each group of equals takes its smallest position instead. Repeats are rare.
+    Sorted with numpy's default (vectorised) sort, several times faster here than the stable
+    merge sort `np.unique(..., return_index=True)` uses; it may reorder equal hashes, so each
+    group of equals takes its smallest position instead. Repeats are rare.
     """
     order = np.argsort(hashes)
     ranked = hashes[order]

@@ -57,3 +57,29 @@ def test_a_redelivered_batch_adds_nothing(tmp_path: Path) -> None:
         assert got == [("notes", "bus:t/1", NOW), ("notes", "bus:t/2", NOW)]
     finally:
         wh.close()
+
+
+def test_every_sink_follows_the_one_protocol(tmp_path: Path) -> None:
+    from trackline.engines.sinks.base import Sink
+    from trackline.engines.sinks.curated import CuratedSink
+    from trackline.engines.sinks.rejected import RejectedRows
+    from trackline.engines.sinks.repeats import Repeats
+    from trackline.lake import Lake
+
+    settings = Settings.load(home=tmp_path / "home")
+    settings.ensure_home()
+    lake = Lake(str(tmp_path / "lake"))
+    wh = DuckDBWarehouse(settings.warehouse, settings)
+    try:
+        sinks = [
+            RejectedRows(lake, lake.path("rejected", "part-0.parquet")),
+            CuratedSink(lake, CONTRACT, run_id="r1", ingestion_time=NOW),
+            WarehouseTable(wh, CONTRACT, run_id="r1", now=NOW),
+            RejectedTable(wh.con, run_id="r1", now=NOW),
+            Repeats(["id", "n", "_source_file", "_source_line"]),
+        ]
+        for sink in sinks:
+            assert isinstance(sink, Sink), type(sink).__name__
+            sink.abort()
+    finally:
+        wh.close()

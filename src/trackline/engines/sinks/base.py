@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from trackline.lake import StoredFile
 
 
+@runtime_checkable
 class Sink(Protocol):
     """Stores checked rows. Rows come in batches, each batch from one input (`source`: an
     input file's URI, a bus message's id); `finish` ends the writing and names the files
