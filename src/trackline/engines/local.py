@@ -184,8 +184,9 @@ class LocalEngine:
                 settle(
                     con, contract, sinks.dedup, run_id=run_id, now=now, files=files, counts=counts
                 )
-            manifest.counts = counts
-            result = self._outputs(con, contract, manifest, layout, timings, sinks, rejected)
+            result = self._outputs(
+                con, contract, manifest, counts, layout, timings, sinks, rejected
+            )
         except BaseException as exc:
             con.execute("ROLLBACK")
             if isinstance(exc, FastReadMismatch):  # run again at once: no failure to record
@@ -217,6 +218,7 @@ class LocalEngine:
         con: duckdb.DuckDBPyConnection,
         contract: Contract,
         manifest: Manifest,
+        counts: Counts,
         layout: RunLayout,
         timings: dict[str, float],
         sinks: Sinks,
@@ -235,6 +237,7 @@ class LocalEngine:
                 now=manifest.started_at,
                 batch_rows=s.batch_rows,
             )
+        manifest.counts = counts
         with self._memory_share(con, LOAD_MEMORY_SHARE), _timed(timings, "reports"):
             reports = write_reports(con, self.lake, s, contract, manifest, layout.reports)
         # The curated writer drains its last rows while the repeats are settled, the rejected
