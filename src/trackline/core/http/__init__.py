@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the REST connectors: client, paginators, redaction.
 
-The names load on first use, so importing a light submodule (`redact` for the CLI's log
-filter) does not import httpx.
+The client and paginators load on first use, so the CLI's log filter (`redact`) does not
+import httpx.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
         offset_pages,
         page_token_pages,
     )
-    from trackline.core.http.redact import redact, redact_url, register_secret
+
+# Eager, and light (no httpx): a lazy `redact` would be shadowed by the submodule of that name.
+from trackline.core.http.redact import redact, redact_url, register_secret
 
 _HOMES = {
     "HttpClient": "client",
@@ -35,9 +37,6 @@ _HOMES = {
     "next_url_pages": "paginate",
     "offset_pages": "paginate",
     "page_token_pages": "paginate",
-    "redact": "redact",
-    "redact_url": "redact",
-    "register_secret": "redact",
 }
 
 __all__ = [
