@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.stream.helpers import assert_exactly_once, error_message_ids, raw_lines
 from trackline.bus.base import Message, Outgoing, open_bus
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
 from trackline.core import duck
-from trackline.stream.consumer import StreamProcessor, Totals
+from trackline.runs.history import get_manifest, list_runs
+from trackline.stream.consumer import StreamProcessor
 from trackline.stream.events import EVENT_TYPES
 from trackline.stream.publisher import publish_events
+from trackline.stream.stats import Totals
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:
@@ -126,3 +130,74 @@ def test_a_stop_finishes_what_was_taken_and_leaves_nothing_leased(tmp_path: Path
     finally:
         con.close()
     assert rows == stats.totals.valid
+
+
+def test_the_stream_run_is_recorded_like_a_batch_run(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    bus = open_bus(None, settings)
+    publish_events(bus, "events", 2000, EVENT_TYPES, ContractRegistry(), invalid_share=0.1, seed=4)
+    bus.publish_batch("events", [Outgoing(b'{"event_id": "x"}', {"event_type": "refunds"})])
+    proc = StreamProcessor(settings, bus)
+    run_id = proc.sink.run_id
+    seen: list[tuple[str, int]] = []  # the record as each batch committed it
+    process = proc.process
+
+    def watched(batch: list[Message]) -> Totals:
+        totals = process(batch)
+        seen.append((proc.record.manifest.status, proc.record.manifest.counts.input))
+        return totals
+
+    proc.process = watched  # type: ignore[method-assign]
+    proc.run(idle_exit=0.3)
+    bus.close()
+    s = proc.summary()
+    assert len(seen) >= 2 and all(status == "running" for status, _ in seen)
+    assert [n for _, n in seen] == sorted(n for _, n in seen) and seen[-1][1] == s["events"]
+
+    manifest = get_manifest(settings, run_id)
+    c = manifest.counts
+    assert manifest.status == "done" and manifest.dataset == "events"
+    assert (c.input, c.valid, c.rejected, c.duplicates) == (
+        s["events"],
+        s["valid"],
+        s["rejected"],
+        s["duplicates"],
+    )
+    assert c.input == c.valid + c.rejected + c.duplicates == 2001
+    assert c.rejected_by_reason == s["rejected_by_reason"]
+    assert c.rejected_by_reason["unknown_event_type"] == 1
+    assert (Path(settings.lake) / "manifests" / f"{run_id}.json").is_file()
+    con = duck.connect(settings.warehouse, read_only=True)
+    try:
+        rows = sum(
+            con.execute(f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]).fetchone()[0]
+            for t in EVENT_TYPES
+        )
+    finally:
+        con.close()
+    assert rows == c.valid
+    assert [r["run_id"] for r in list_runs(settings)] == [run_id]
+
+
+def test_a_failing_stream_run_is_recorded_as_failed(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    bus = open_bus(None, settings)
+    publish_events(bus, "events", 1400, ("orders",), ContractRegistry(), seed=5)
+    proc = StreamProcessor(settings, bus)
+    process = proc.process
+    calls = 0
+
+    def second_fails(batch: list[Message]) -> Totals:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("disk full")
+        return process(batch)
+
+    proc.process = second_fails  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        proc.run(idle_exit=0.3)
+    bus.close()
+    manifest = get_manifest(settings, proc.sink.run_id)
+    assert manifest.status == "failed" and manifest.error == "RuntimeError: disk full"
+    assert manifest.counts.input == manifest.counts.valid == 700  # the one committed batch

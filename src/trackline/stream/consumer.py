@@ -20,26 +20,25 @@ import logging
 import threading
 import time
 import uuid
-from array import array
 from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trackline.bus.base import Bus, Message, redact
 from trackline.config import Settings
-from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, KernelResult
+from trackline.contracts.kernel import Kernel, KernelResult
 from trackline.contracts.loader import ContractRegistry
-from trackline.contracts.reasons import Malformed, Reason
 from trackline.contracts.spec import Contract
-from trackline.errors import AccountingError
 from trackline.lake import Lake
 from trackline.stream.events import EVENT_TYPES
+from trackline.stream.record import StreamRecord
+from trackline.stream.shapes import UNKNOWN_TYPE, for_meta, kernel_input, unknown_rejected
 from trackline.stream.sink import WarehouseSink
+from trackline.stream.stats import StreamStats, Totals, tally
 from trackline.stream.writer import UNKNOWN, LakeWriter
 
 log = logging.getLogger(__name__)
@@ -47,54 +46,6 @@ GROUP = "trackline-stream"
 PROGRESS_SECONDS = 5.0
 MAX_LATENCIES = 5_000_000
 GC_THRESHOLD = 100_000
-UNKNOWN_TYPE = Reason.UNKNOWN_EVENT_TYPE.code
-
-
-@dataclass
-class Totals:
-    events: int = 0
-    valid: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-
-    def add(self, other: Totals) -> None:
-        self.events += other.events
-        self.valid += other.valid
-        self.rejected += other.rejected
-        self.duplicates += other.duplicates
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "events": self.events,
-            "valid": self.valid,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-        }
-
-
-@dataclass
-class StreamStats:
-    totals: Totals = field(default_factory=Totals)
-    by_type: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
-    reasons: Counter[str] = field(default_factory=Counter)
-    batches: int = 0
-    redelivered: int = 0
-    started: float = field(default_factory=time.monotonic)
-    busy_seconds: float = 0.0
-    latencies: array[float] = field(default_factory=lambda: array("d"))
-    lag: int | None = None
-
-    def latency_ms(self, values: array[float] | None = None) -> dict[str, float | None]:
-        data = self.latencies if values is None else values
-        if not len(data):
-            return {"p50": None, "p99": None, "max": None}
-        arr = pa.array(data, pa.float64())
-        q = pc.quantile(arr, q=[0.5, 0.99]).to_pylist()
-        return {
-            "p50": round(q[0] * 1000, 1),
-            "p99": round(q[1] * 1000, 1),
-            "max": round(pc.max(arr).as_py() * 1000, 1),
-        }
 
 
 class StreamProcessor:
@@ -124,8 +75,10 @@ class StreamProcessor:
         # paid while starting, not in the first batch's latency.
         pa.scalar(0)
         settings.ensure_home()
-        self.writer = LakeWriter(Lake(settings.lake), self.instance)
+        lake = Lake(settings.lake)
+        self.writer = LakeWriter(lake, self.instance)
         self.sink = WarehouseSink(settings, f"stream-{self.instance}")
+        self.record = StreamRecord(settings, lake, self.sink.run_id, topic, self.contracts)
         self.stats = StreamStats()
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="trackline-kernel")
@@ -157,6 +110,7 @@ class StreamProcessor:
         # While a batch is processed, the next one is taken from the bus (when the bus allows
         # calls from two threads): the bus round trips overlap the kernels and the commit.
         ahead: Future[list[Message]] | None = None
+        error: Exception | None = None
         try:
             while not self.stop.is_set():
                 limit = self._room(max_events, 0)
@@ -183,6 +137,9 @@ class StreamProcessor:
                 batch, ahead = ahead.result(), None
                 if batch:
                     self.process(batch)
+        except Exception as exc:
+            error = exc
+            raise
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
@@ -192,9 +149,22 @@ class StreamProcessor:
                 self._prefetch.shutdown(wait=True)
             self.sink.release()
             self._pool.shutdown(wait=True)
+            self._end(error)
         self.stats.lag = self.bus.lag(self.topic, self.group)
         self._progress("stream.done")
         return self.stats
+
+    def _end(self, error: Exception | None) -> None:
+        """Close the run's record: done (an interrupt is a stop too) or failed. A run that
+        committed nothing and did not fail leaves no record."""
+        if error is None and not self.record.manifest.counts.input:
+            return
+        try:
+            self.sink.run(lambda con: self.record.end(con, error))
+        except Exception:
+            if error is None:
+                raise
+            log.exception("stream.record_failed run_id=%s", self.record.manifest.run_id)
 
     def _room(self, max_events: int | None, in_flight: int) -> int:
         """How many messages the next batch may take."""
@@ -258,31 +228,40 @@ class StreamProcessor:
                     rows.append_column("dataset", pa.array([t] * rows.num_rows, pa.string()))
                 )
         if unknown:
-            table = _unknown_rejected([batch[i] for i in unknown], unknown)
+            table = unknown_rejected([batch[i] for i in unknown], unknown)
             details = zip(unknown, table["detail"].to_pylist(), strict=True)
             self.writer.errors(UNKNOWN, [(batch[i], [UNKNOWN_TYPE], d) for i, d in details], stamp)
             rejected_parts.append(table)
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
         valid = {t: (self.contracts[t], r.valid) for t, r in results.items()}
-        inserted = self.sink.write(valid, _for_meta(rejected, self.topic), now)
+        tallies: dict[str, Totals] = {}
+
+        def count_and_record(con: duckdb.DuckDBPyConnection, inserted: dict[str, int]) -> None:
+            tallies.update(tally(groups, results, inserted))
+            in_batch = sum(r.duplicates for r in results.values())
+            reasons: Counter[str] = Counter({UNKNOWN_TYPE: len(unknown)} if unknown else {})
+            for r in results.values():
+                reasons.update(r.reasons)
+            t = Totals()
+            for one in tallies.values():
+                t.add(one)
+            self.record.write(
+                con,
+                self.record.counted(
+                    t.events, t.valid, t.rejected, in_batch, t.duplicates - in_batch, reasons
+                ),
+            )
+
+        self.sink.write(valid, for_meta(rejected, self.topic), now, count_and_record)
         committed = time.time()
         self.bus.ack(self.topic, self.group, batch)
         totals = Totals()
-        for event, idx in groups.items():
-            tally = Totals(events=len(idx))
+        for event, counted in tallies.items():
             res = results.get(event)
-            if res is None:
-                tally.rejected = len(idx)
-                self.stats.reasons[UNKNOWN_TYPE] += len(idx)
-            else:
-                tally.rejected = res.rejected.num_rows
-                tally.valid = inserted.get(event, 0)
-                tally.duplicates = res.duplicates + res.valid.num_rows - tally.valid
-                self.stats.reasons.update(res.reasons)
-            if tally.events != tally.valid + tally.rejected + tally.duplicates:
-                raise AccountingError(f"stream batch for {event} does not add up: {tally}")
-            self.stats.by_type[event].add(tally)
-            totals.add(tally)
+            unknown_reasons = {UNKNOWN_TYPE: counted.events}
+            self.stats.reasons.update(unknown_reasons if res is None else res.reasons)
+            self.stats.by_type[event].add(counted)
+            totals.add(counted)
         self.stats.totals.add(totals)
         self.stats.batches += 1
         self.stats.redelivered += sum(1 for m in batch if m.delivery_attempt > 1)
@@ -302,7 +281,7 @@ class StreamProcessor:
     def _validate(
         self, event: str, msgs: list[Message], idx: list[int], now: datetime
     ) -> KernelResult:
-        return self.kernels[event].run(_arrow(msgs, idx), now=now)
+        return self.kernels[event].run(kernel_input(msgs, idx), now=now)
 
     # Reporting ---------------------------------------------------------------------------
     def _progress(self, event: str = "stream.progress") -> None:
@@ -343,72 +322,3 @@ class StreamProcessor:
             "by_type": {k: v.as_dict() for k, v in sorted(s.by_type.items())},
             "rejected_by_reason": dict(s.reasons.most_common()),
         }
-
-
-def _arrow(msgs: list[Message], idx: list[int]) -> pa.Table:
-    """The kernel's json shape: raw text, message id as source, batch index as line.
-
-    The payloads go to Arrow as one binary array and are checked as UTF-8 there; only a batch
-    that holds a payload that is not UTF-8 is decoded message by message."""
-    n = len(msgs)
-    try:
-        raw = pa.array([m.data for m in msgs], pa.binary()).cast(pa.string())
-        malformed: pa.Array = pa.nulls(n, pa.string())
-    except pa.ArrowInvalid:
-        texts: list[str] = []
-        reasons: list[str | None] = []
-        for m in msgs:
-            try:
-                texts.append(m.data.decode("utf-8"))
-                reasons.append(None)
-            except UnicodeDecodeError:
-                texts.append(m.data.decode("utf-8", "replace"))
-                reasons.append(Malformed.NOT_UTF8.text)
-        raw, malformed = pa.array(texts, pa.string()), pa.array(reasons, pa.string())
-    return pa.table(
-        {
-            "_raw": raw,
-            "_source_file": pa.array([m.id for m in msgs], pa.string()),
-            "_source_line": pa.array(idx, pa.int64()),
-            "_malformed": malformed,
-        }
-    )
-
-
-def _unknown_rejected(msgs: list[Message], idx: list[int]) -> pa.Table:
-    """Kernel-shaped rejected rows for messages whose event_type names no contract."""
-    known = ", ".join(EVENT_TYPES)
-    details = [
-        f"event_type {t!r} is not one of {known}"
-        if (t := m.attributes.get("event_type"))
-        else f"no event_type attribute ({known})"
-        for m in msgs
-    ]
-    table = pa.table(
-        {
-            "record": pa.array([m.data.decode("utf-8", "replace") for m in msgs], pa.string()),
-            "reasons": pa.array([[UNKNOWN_TYPE]] * len(msgs), pa.list_(pa.string())),
-            "detail": pa.array(details, pa.string()),
-            "source_file": pa.array([m.id for m in msgs], pa.string()),
-            "source_line": pa.array(idx, pa.int64()),
-        },
-        schema=REJECTED_SCHEMA,
-    )
-    return table.append_column("dataset", pa.array([UNKNOWN] * len(msgs), pa.string()))
-
-
-def _for_meta(rejected: pa.Table | None, topic: str) -> pa.Table | None:
-    """Rejected rows as `meta.rejected` wants them; the source is `bus:<topic>/<message id>`."""
-    if rejected is None or not rejected.num_rows:
-        return None
-    source = pc.binary_join_element_wise(f"bus:{topic}", rejected["source_file"], "/")
-    return pa.table(
-        {
-            "dataset": rejected["dataset"],
-            "record": rejected["record"],
-            "reasons": rejected["reasons"],
-            "detail": rejected["detail"],
-            "source_file": source,
-            "source_line": pa.nulls(rejected.num_rows, pa.int64()),
-        }
-    )

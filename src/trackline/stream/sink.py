@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
+import duckdb
 import pyarrow as pa
 
 from trackline.config import Settings
@@ -65,8 +67,10 @@ class WarehouseSink:
         valid: dict[str, tuple[Contract, pa.Table]],
         rejected: pa.Table | None,
         now: datetime,
+        record: Callable[[duckdb.DuckDBPyConnection, dict[str, int]], None] | None = None,
     ) -> dict[str, int]:
-        """Commit one batch; returns the rows inserted per event type."""
+        """Commit one batch; returns the rows inserted per event type. `record` writes the
+        run's record in the same transaction, once the rows inserted are known."""
         wh = self._open()
         con = wh.con
         inserted: dict[str, int] = {}
@@ -79,11 +83,22 @@ class WarehouseSink:
                     self._rejected = RejectedTable(con, run_id=self.run_id, now=now)
                 self._rejected.now = now
                 self._rejected.write(rejected)
+            if record is not None:
+                record(con, inserted)
         except BaseException:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
         return inserted
+
+    def run(self, step: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Run one more statement step on the warehouse (e.g. the run record at the end),
+        committed on its own, then let the file go."""
+        con = self._open().con
+        try:
+            step(con)
+        finally:
+            self.release()
 
     def _append(
         self, wh: DuckDBWarehouse, contract: Contract, rows: pa.Table, now: datetime
