@@ -7,7 +7,9 @@ commit. Each stage is a module of `engines.stages` or `engines.sinks`; this modu
 which runs when, on which thread, under which share of memory.
 
 The load, the run record and the reports are committed in one DuckDB transaction, so a run
-that dies half way leaves no rows behind and can simply be run again.
+that dies half way leaves no rows behind and can simply be run again. The lake follows the
+warehouse: the manifest is written after the commit, and a run that fails (its commit
+included) takes its reports, rejected and curated files back out of the lake.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from trackline.core.progress import NullReporter, Reporter
 from trackline.engines.sinks.curated import CuratedSink
 from trackline.engines.sinks.rejected import RejectedRows, into_meta
 from trackline.engines.sinks.repeats import Repeats
-from trackline.engines.sinks.warehouse import LINEAGE, WarehouseTable
+from trackline.engines.sinks.warehouse import LINEAGE, RunWarehouse, WarehouseTable
 from trackline.engines.stages import plan, record
 from trackline.engines.stages.check import CheckedFiles
 from trackline.engines.stages.land import land
@@ -43,7 +45,6 @@ from trackline.engines.stages.settle import Dedup, settle
 from trackline.lake import Lake, StoredFile
 from trackline.runs.manifest import Counts, Manifest
 from trackline.sources.base import InputFile
-from trackline.warehouse.duckdb import DuckDBWarehouse
 
 __all__ = ["LocalEngine", "RunResult"]
 
@@ -62,6 +63,9 @@ COMMIT_CHECKPOINT_BYTES = 1 << 20
 
 class LocalEngine:
     """Runs batch ingests on one machine with DuckDB."""
+
+    # the warehouse a run opens (a subclass may check its commit)
+    warehouse_type: type[RunWarehouse] = RunWarehouse
 
     def __init__(
         self,
@@ -110,7 +114,7 @@ class LocalEngine:
             memory_limit=s.duckdb_memory_limit,
         )
         checks = CheckedFiles(kernel, files, now=started, batch_rows=s.batch_rows, fast=fast)
-        wh: DuckDBWarehouse | None = None
+        wh: RunWarehouse | None = None
         try:
             # The run id needs every input's hash, the kernel does not: the first file is
             # checked ahead and the warehouse opened while one core hashes the inputs.
@@ -122,12 +126,13 @@ class LocalEngine:
                     plan.hash_inputs, files, scan_lines=checks.fast, threads=s.duckdb_threads
                 )
                 checks.start()
-                wh = DuckDBWarehouse(s.warehouse, s)
+                wh = self.warehouse_type(s.warehouse, s)
                 hashed = hashing.result()
                 checks.hashed(hashed.scans)
             manifest = plan.new_manifest(s, contract, files, hashed, started, force=force)
             previous = plan.previous(wh.con, manifest.run_id)
             if previous is not None:
+                record.republish(self.lake, previous)
                 return record.skipped(self.lake, s, previous)
             log.info(
                 "run.start run_id=%s dataset=%s inputs=%d", manifest.run_id, dataset, len(files)
@@ -141,7 +146,7 @@ class LocalEngine:
 
     def _run(
         self,
-        wh: DuckDBWarehouse,
+        wh: RunWarehouse,
         kernel: Kernel,
         checks: CheckedFiles,
         contract: Contract,
@@ -189,22 +194,23 @@ class LocalEngine:
             )
         except BaseException as exc:
             con.execute("ROLLBACK")
-            if isinstance(exc, FastReadMismatch):  # run again at once: no failure to record
-                sinks.curated.abort()
-                sinks.curated.discard()
-            else:
-                record.failed(con, self.lake.uri, manifest, exc)
+            self._failed(con, manifest, sinks, exc)
             raise
         finally:
             sinks.abort()
             pool.shutdown(wait=True)
             kernel.close()
-        with _timed(timings, "commit"):
-            con.execute(f"SET checkpoint_threshold = '{COMMIT_CHECKPOINT_BYTES}B'")
-            try:
-                con.execute("COMMIT")
-            finally:
-                con.execute("RESET checkpoint_threshold")
+        try:
+            with _timed(timings, "commit"):
+                con.execute(f"SET checkpoint_threshold = '{COMMIT_CHECKPOINT_BYTES}B'")
+                try:
+                    wh.commit()
+                finally:
+                    con.execute("RESET checkpoint_threshold")
+        except BaseException as exc:  # DuckDB ends a transaction whose commit failed
+            self._failed(con, manifest, sinks, exc)
+            raise
+        record.publish(self.lake, result)
         log.info(
             "run.done run_id=%s dataset=%s %s",
             run_id,
@@ -212,6 +218,21 @@ class LocalEngine:
             result.message.replace(", ", " "),
         )
         return result
+
+    def _failed(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        manifest: Manifest,
+        sinks: Sinks,
+        exc: BaseException,
+    ) -> None:
+        """After the rollback: nothing in the lake claims the run, and `meta.runs` says why
+        it failed (a fast read abandoned is read again at once: no failure to record)."""
+        sinks.curated.abort()
+        sinks.curated.discard()
+        record.withdraw(self.lake, manifest)
+        if not isinstance(exc, FastReadMismatch):
+            record.failed(con, self.lake.uri, manifest, exc)
 
     def _outputs(
         self,

@@ -24,6 +24,14 @@ from trackline.warehouse.duckdb import DuckDBWarehouse
 LINEAGE = ["_source_file", "_source_line"]  # where each row came from
 
 
+class RunWarehouse(DuckDBWarehouse):
+    """The warehouse a batch run writes through: its transaction ends with `commit`, the one
+    point after which the run is done (a subclass may check or refuse it)."""
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+
 def same_key(keys: list[str], a: str, b: str) -> str:
     """SQL saying rows `a` and `b` have the same key (NULL matches NULL)."""
     return " AND ".join(f"{a}.{ident(k)} IS NOT DISTINCT FROM {b}.{ident(k)}" for k in keys)

@@ -2,10 +2,14 @@
 
 A run's files go to fixed places under the lake (`RunLayout`), named by dataset, day and run
 id, so a run that dies before its commit is simply rewritten under the same names by the rerun.
+The manifest is the lake's word that a run is done: it is written only after the warehouse
+commit (`publish`), and a run that fails, its commit included, takes its reports, rejected
+and curated files back out of the lake (`withdraw`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +31,8 @@ class RunResult:
     skipped: bool = False
     message: str = ""
     paths: dict[str, str] = field(default_factory=dict)
+    # the manifest exactly as `meta.runs` holds it, for the lake once the run is committed
+    record: str = field(default="", repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The `--json` shape of a run (a public interface: add keys, never rename)."""
@@ -107,8 +113,8 @@ def done(
     outputs: dict[str, list[StoredFile]],
     timings: dict[str, float],
 ) -> RunResult:
-    """Record a run that did its work (in the caller's transaction), write its manifest to
-    the lake and say what it did."""
+    """Record a run that did its work (in the caller's transaction) and say what it did; its
+    manifest reaches the lake with `publish`, once the transaction is committed."""
     manifest.outputs = {
         kind: [
             OutputRecord(path=lake.display(s.path), rows=s.rows, bytes=s.bytes, sha256=s.sha256)
@@ -120,19 +126,54 @@ def done(
     manifest.finished_at = datetime.now(UTC)
     manifest.timings = timings
     layout = RunLayout.of(lake, manifest)
-    record_run(con, lake.uri, manifest)
-    lake.write_json(layout.manifest, manifest.model_dump(mode="json"))
+    recorded = record_run(con, lake.uri, manifest)
     counts = manifest.counts
     message = f"{counts.valid} new rows, {counts.rejected} rejected, {counts.duplicates} duplicates"
     if counts.valid == 0 and counts.duplicates_in_warehouse:
         message += " (everything valid was already in the warehouse: nothing added)"
     return RunResult(
-        manifest, message=message, paths=layout.paths(lake, settings, manifest.dataset)
+        manifest,
+        message=message,
+        paths=layout.paths(lake, settings, manifest.dataset),
+        record=recorded,
     )
 
 
-def record_run(con: duckdb.DuckDBPyConnection, lake_uri: str, m: Manifest) -> None:
-    """The run's row in `meta.runs` (replacing an earlier one of the same id)."""
+def publish(lake: Lake, result: RunResult) -> None:
+    """Write a committed run's manifest to the lake: the same document `meta.runs` holds."""
+    layout = RunLayout.of(lake, result.manifest)
+    try:
+        lake.write_json(layout.manifest, json.loads(result.record))
+    except OSError as exc:  # committed all the same: asking for the run again writes it
+        raise TracklineError(
+            f"run {result.manifest.run_id} is committed but its manifest could not be written "
+            f"to the lake ({exc}); run the same ingest again to write it"
+        ) from None
+
+
+def republish(lake: Lake, manifest: Manifest) -> None:
+    """Write a done run's manifest again if the lake lacks it (the process died between the
+    commit and `publish`)."""
+    path = RunLayout.of(lake, manifest).manifest
+    if not lake.exists(path):
+        lake.write_json(path, manifest.model_dump(mode="json"))
+
+
+def withdraw(lake: Lake, manifest: Manifest) -> None:
+    """Take a failed run's files back out of the lake: its manifest, reports, rejected rows
+    and curated files (every name holds the run id). The raw copies stay: they are the
+    inputs as received, claim nothing, and are rewritten by the rerun."""
+    layout = RunLayout.of(lake, manifest)
+    for path in (layout.manifest, layout.reports, layout.rejected):
+        lake.remove(path)
+    for path in lake.fs.glob(f"{layout.curated}/**/part-{manifest.run_id}-*.parquet"):
+        lake.remove(path)
+
+
+def record_run(con: duckdb.DuckDBPyConnection, lake_uri: str, m: Manifest) -> str:
+    """The run's row in `meta.runs` (replacing an earlier one of the same id); the manifest
+    as recorded."""
+    recorded = m.model_dump_json()
     con.execute(
         "INSERT OR REPLACE INTO meta.runs VALUES ($run_id, $dataset, $status, $started, "
         "$finished, $input, $valid, $rejected, $duplicates, $lake, $error, $manifest)",
@@ -148,9 +189,10 @@ def record_run(con: duckdb.DuckDBPyConnection, lake_uri: str, m: Manifest) -> No
             "duplicates": m.counts.duplicates,
             "lake": lake_uri,
             "error": m.error,
-            "manifest": m.model_dump_json(),
+            "manifest": recorded,
         },
     )
+    return recorded
 
 
 def failed(con: duckdb.DuckDBPyConnection, lake_uri: str, m: Manifest, exc: BaseException) -> None:
