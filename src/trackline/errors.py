@@ -6,11 +6,17 @@ that derives from `TracklineError` exits 1 with its message (a traceback only wi
 
 from __future__ import annotations
 
+from trackline.core.redact import redact
+
 
 class TracklineError(Exception):
     """Base of all errors trackline raises on purpose."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        # Every message passes the one redaction, so a URI or token in it never reaches output.
+        return redact(super().__str__())
 
 
 class UsageError(TracklineError):

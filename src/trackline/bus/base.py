@@ -6,13 +6,13 @@ not on class names. Backends register by URI scheme; adding one is adding one mo
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from trackline.config import Settings
+from trackline.core.redact import redact as redact_text
 from trackline.core.retry import Backoff
 from trackline.errors import ConfigError, TracklineError
 
@@ -211,17 +211,8 @@ def open_bus(uri: str | None, settings: Settings) -> Bus:
 
 
 def redact(uri: str) -> str:
-    """A URI safe to log: any password or token in it replaced by `***`."""
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if not netloc and not parts.query:
-        return uri  # nothing secret in it (log:///path); urlunsplit would drop the `//`
-    if "@" in netloc:
-        creds, host = netloc.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in creds else f"***@{host}"
-    query = re.sub(r"(?i)(token|password|secret|key)=[^&]*", r"\1=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """A URI safe to log (the one redaction, `trackline.core.redact`)."""
+    return redact_text(uri)
 
 
 def dlq(topic: str) -> str:

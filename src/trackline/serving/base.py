@@ -16,8 +16,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from trackline.core.redact import redact as redact_text
 from trackline.errors import UsageError
 from trackline.serving import keys
 
@@ -124,14 +125,8 @@ class ServingStore:
 
 
 def redact(uri: str) -> str:
-    """The URI without a password, fit for logs and output."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    netloc = f"{user}{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URI safe for logs and output (the one redaction, `trackline.core.redact`)."""
+    return redact_text(uri)
 
 
 def open_store(uri: str) -> ServingStore:

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
 
 from trackline import extras
 from trackline.config import Settings
+from trackline.core.redact import redact
 from trackline.state.errors import (
     InvalidNameError,
     SessionTransitionError,
@@ -245,15 +245,8 @@ BACKENDS: dict[str, str] = {
 
 
 def redact_uri(uri: str) -> str:
-    """The URI with any password replaced, safe to log or show."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """The URI safe to log or show (the one redaction, `trackline.core.redact`)."""
+    return redact(uri)
 
 
 def open_state(settings: Settings) -> StateStore:

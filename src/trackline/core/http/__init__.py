@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
 
 # Eager, and light (no httpx): a lazy `redact` would be shadowed by the submodule of that name.
-from trackline.core.http.redact import redact, redact_url, register_secret
+from trackline.core.redact import redact, redact_url, register_secret
 
 _HOMES = {
     "HttpClient": "client",
