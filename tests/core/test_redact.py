@@ -7,6 +7,7 @@ bus, serving and state aliases), so none of them can drift from the others again
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import require
 from trackline.bus import base as bus_base
 from trackline.cli.common import setup_logging
 from trackline.config import Settings
@@ -32,6 +34,7 @@ TABLE = [
     ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
     ("redis://u:pw@h:1/0", "redis://u:***@h:1/0"),
     ("nats://tok@h:4222", "nats://***@h:4222"),
+    ("redis://tok@h:6379/0", "redis://***@h:6379/0"),
     ("https://ghp_abcdef@github.com/o/r.git", "https://***@github.com/o/r.git"),
     # an unescaped / in the password cuts the authority short: still masked
     ("postgresql://u:pa/ss@h:5432/db", "postgresql://u:***@h:5432/db"),
@@ -203,3 +206,24 @@ def test_the_cli_error_and_json_output_name_no_secret(
     assert done.returncode == 1, done.stderr
     assert "secretpw" not in done.stdout + done.stderr
     assert "127.0.0.1:1" in done.stdout + done.stderr  # the message still says where
+
+
+def test_a_json_summary_names_the_bus_without_its_password(tmp_path: Path) -> None:
+    url = require("redis")  # a server without a password accepts any for the default user
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    topic = f"redact-{os.getpid()}"
+    bus = f"redis://default:secretpw@{host}/15"
+    done = _cli(tmp_path, "publish", "--count", "1", "--bus", bus, "--topic", topic, "--json")
+    try:
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["bus"] == f"redis://default:***@{host}/15"
+        assert "secretpw" not in done.stdout + done.stderr
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(f"redis://{host}/15")
+        keys = list(client.scan_iter(f"*{topic}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

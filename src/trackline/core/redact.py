@@ -73,10 +73,9 @@ NOT_SECRET = frozenset(
 #: Kept for callers that test names: every name masked in a query string.
 SECRET_KEYS = STRONG_NAMES | QUERY_ONLY_NAMES
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
-#: Schemes whose lone userinfo is a role name (`postgresql://app@db/x`), not a credential.
-ROLE_USER_SCHEMES = frozenset(
-    {"postgresql", "postgres", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis", "rediss"}
-)
+#: Schemes whose lone userinfo is a role name (`postgresql://app@db/x`), not a credential
+#: (elsewhere, as in `nats://TOKEN@host` or `redis://TOKEN@host`, it may be the credential).
+ROLE_USER_SCHEMES = frozenset({"postgresql", "postgres", "mysql", "mariadb"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]*")
