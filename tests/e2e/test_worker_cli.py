@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import CLI
 from trackline.bus.base import open_bus
@@ -71,13 +72,16 @@ def test_session_create_push_done_show_and_trigger(cli: CLI, tmp_path: Path) -> 
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
+                    health = httpx.get(f"{url}/healthz")
+                    if health.status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+            # Unauthenticated, so it tells nothing about the host or the software.
+            assert health.json() == {"status": "ok"} and "server" not in health.headers
             denied = httpx.post(f"{url}/pubsub/push", json=push)
             assert denied.status_code == 401
             resp = httpx.post(
@@ -105,3 +109,21 @@ def test_session_create_push_done_show_and_trigger(cli: CLI, tmp_path: Path) -> 
     assert t.code == 0 and t.json() == {"published": []}
     fb = cli("sessions", "feedback", sid, "--json")
     assert fb.code == 0 and fb.json()["totals"]["events"] == 0
+
+
+def test_serve_worker_with_oidc_but_no_service_account_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+    env.update(
+        TRACKLINE_HOME=str(tmp_path / "home"),
+        TRACKLINE_WORKER_AUTH="oidc",
+        TRACKLINE_WORKER_OIDC_AUDIENCE="https://worker.example/pubsub/push",
+    )
+    argv = [sys.executable, "-m", "trackline", "serve", "worker", "--port", str(_free_port())]
+    try:  # before the fix this started listening, open to any Google account: a timeout
+        r = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker started with OIDC and no service account")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TRACKLINE_WORKER_OIDC_EMAIL" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and "listening" not in r.stdout

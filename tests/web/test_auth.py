@@ -17,6 +17,7 @@ from trackline.errors import ConfigError
 from trackline.web.auth import AuthError, OIDCAuth, TokenAuth, from_settings, google_verifier
 
 SA = "pusher@proj.iam.gserviceaccount.com"
+ISS = "https://accounts.google.com"
 
 
 def test_token_auth_accepts_only_the_exact_token() -> None:
@@ -42,7 +43,9 @@ def _verifier(claims: Mapping[str, Any] | Exception) -> Any:
 
 
 def test_oidc_passes_token_and_audience_and_checks_the_service_account() -> None:
-    verify = _verifier({"email": SA, "email_verified": True, "aud": "https://w/pubsub/push"})
+    verify = _verifier(
+        {"email": SA, "email_verified": True, "aud": "https://w/pubsub/push", "iss": ISS}
+    )
     auth = OIDCAuth("https://w/pubsub/push", SA, verify=verify)
     assert auth.check("Bearer header.payload.sig") == SA
     assert verify.seen == [("header.payload.sig", "https://w/pubsub/push")]
@@ -51,8 +54,8 @@ def test_oidc_passes_token_and_audience_and_checks_the_service_account() -> None
 @pytest.mark.parametrize(
     "claims",
     [
-        {"email": "someone@else.com", "email_verified": True},
-        {"email": SA, "email_verified": False},
+        {"email": "someone@else.com", "email_verified": True, "aud": "aud", "iss": ISS},
+        {"email": SA, "email_verified": False, "aud": "aud", "iss": ISS},
         ValueError("Token expired, 1 < 2"),
     ],
     ids=["other-account", "unverified-email", "invalid-token"],
@@ -68,6 +71,10 @@ def test_settings_without_a_token_refuse_to_start(tmp_path: Any) -> None:
         from_settings(Settings.load(home=tmp_path))
     with pytest.raises(ConfigError, match="AUDIENCE"):
         from_settings(Settings.load(home=tmp_path, worker_auth="oidc"))
+    with pytest.raises(ConfigError, match="TRACKLINE_WORKER_OIDC_EMAIL"):
+        from_settings(Settings.load(home=tmp_path, worker_auth="oidc", worker_oidc_audience="a"))
+    with pytest.raises(ConfigError, match="TRACKLINE_WORKER_OIDC_EMAIL"):
+        OIDCAuth("aud", "", verify=_verifier({}))
     with pytest.raises(ConfigError, match="token or oidc"):
         from_settings(Settings.load(home=tmp_path, worker_auth="none"))
     settings = Settings.load(home=tmp_path, worker_token="zq-secret-zq")

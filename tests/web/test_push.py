@@ -129,6 +129,8 @@ def test_unknown_session_is_404_so_pubsub_retries_then_dead_letters(worker_url: 
     assert resp.status_code == 404 and resp.json()["result"] == "unknown"
 
 
-def test_healthz(worker_url: str) -> None:
+def test_healthz_says_ok_and_nothing_about_the_host(worker_url: str) -> None:
     resp = httpx.get(f"{worker_url}/healthz")
-    assert resp.status_code == 200 and resp.json()["status"] == "ok"
+    assert resp.status_code == 200 and resp.json() == {"status": "ok"}
+    assert "w-http" not in resp.text
+    assert httpx.get(f"{worker_url}/openapi.json").status_code == 404

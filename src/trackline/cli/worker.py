@@ -33,7 +33,8 @@ def serve_worker(
 
     app = create_app(settings)  # checks the auth configuration before listening
     out.print(f"worker listening on http://{host}:{port} (POST /pubsub/push)", markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # No `server:` header: an unauthenticated caller learns nothing about what runs here.
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
 def worker(

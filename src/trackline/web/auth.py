@@ -2,8 +2,9 @@
 
 Pub/Sub push subscriptions authenticate with an OIDC token in `Authorization: Bearer ...`,
 signed by Google for a service account, with the push URL (or a configured value) as audience.
-Verifying it needs google-auth (`trackline[gcp]`). The token mode compares in constant time.
-No token, claim or header value ever reaches a log line or an error message.
+Verifying it needs google-auth (`trackline[gcp]`); OIDC needs both the audience and the service
+account configured, or the worker refuses to start. The token mode compares in constant time.
+No token, header value or caller-supplied claim ever reaches a log line or an error message.
 """
 
 from __future__ import annotations
@@ -17,10 +18,23 @@ from trackline.config import Settings
 from trackline.errors import ConfigError, TracklineError
 
 Verify = Callable[[str, str], Mapping[str, Any]]  # (token, audience) -> claims, or raises
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+_NEEDS_AUDIENCE = (
+    "OIDC authentication needs the expected audience: set "
+    "TRACKLINE_WORKER_OIDC_AUDIENCE to the push endpoint URL"
+)
+_NEEDS_EMAIL = (
+    "OIDC authentication needs the push subscription's service account: set "
+    "TRACKLINE_WORKER_OIDC_EMAIL (without it any Google account could push)"
+)
 
 
 class AuthError(TracklineError):
     """The caller is not authenticated (the endpoint answers 401); says why, without secrets."""
+
+
+class AuthUnavailable(TracklineError):
+    """The verifier itself failed (e.g. Google's certificates unreachable): 503, retry later."""
 
 
 class Authenticator(Protocol):
@@ -56,29 +70,48 @@ class TokenAuth:
 
 
 class OIDCAuth:
-    """Google-signed ID tokens: signature, expiry and audience by google-auth, then the email."""
+    """Google-signed ID tokens: signature and expiry by the verifier (google-auth), then trackline
+    checks the claims itself (audience, issuer, verified email of the one service account), so a
+    verifier that skips one of them still cannot open the door."""
 
     mode = "oidc"
 
-    def __init__(self, audience: str, email: str | None, verify: Verify | None = None) -> None:
-        self.audience = audience
-        self.email = email
+    def __init__(self, audience: str, email: str, verify: Verify | None = None) -> None:
+        # Any Google account can mint an ID token for any audience: without the service account
+        # (or the audience) to compare against, "signed by Google" would admit anyone.
+        if not audience or not audience.strip():
+            raise ConfigError(_NEEDS_AUDIENCE)
+        if not email or not email.strip():
+            raise ConfigError(_NEEDS_EMAIL)
+        self.audience = audience.strip()
+        self.email = email.strip().lower()
         self._verify = verify or google_verifier()
 
     def check(self, authorization: str | None) -> str:
         token = bearer(authorization)
         try:
             claims = self._verify(token, self.audience)
-        except ValueError as exc:  # google-auth's way of saying "invalid token"
-            raise AuthError(f"OIDC token rejected: {_first_line(exc)}") from None
+        except ValueError:  # google-auth's way of saying "invalid token"; its text may quote claims
+            raise AuthError(
+                "OIDC token rejected (bad signature, expired, or not for this audience)"
+            ) from None
+        except Exception as exc:  # fail closed, but say it is ours so Pub/Sub retries
+            raise AuthUnavailable(
+                f"could not verify the OIDC token ({type(exc).__name__}): retry later"
+            ) from None
+        aud = claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if self.audience not in audiences:
+            raise AuthError("OIDC token is not for this endpoint's audience")
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise AuthError("OIDC token was not issued by Google")
         email = claims.get("email")
-        if self.email is not None and (email != self.email or not claims.get("email_verified")):
+        # `email_verified` must be the JSON boolean true: a string "false" is truthy in Python.
+        if claims.get("email_verified") is not True:
+            raise AuthError("OIDC token has no verified email")
+        if not isinstance(email, str) or email.lower() != self.email:
             raise AuthError("OIDC token is not from the configured service account")
-        return str(email or claims.get("sub", "oidc"))
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        return self.email
 
 
 def google_verifier() -> Verify:
@@ -100,8 +133,10 @@ def google_verifier() -> Verify:
     return verify
 
 
-def from_settings(settings: Settings) -> Authenticator:
-    """The authenticator the settings ask for; refuses to start with none configured."""
+def from_settings(settings: Settings, verify: Verify | None = None) -> Authenticator:
+    """The authenticator the settings ask for; refuses to start with none (or half) configured.
+
+    `verify` replaces google-auth's OIDC verifier (tests sign tokens with a local key)."""
     mode = settings.worker_auth.strip().lower()
     if mode == "token":
         if settings.worker_token is None or not settings.worker_token.get_secret_value():
@@ -111,10 +146,12 @@ def from_settings(settings: Settings) -> Authenticator:
             )
         return TokenAuth(settings.worker_token.get_secret_value())
     if mode == "oidc":
-        if not settings.worker_oidc_audience:
-            raise ConfigError(
-                "OIDC authentication needs the expected audience: set "
-                "TRACKLINE_WORKER_OIDC_AUDIENCE to the push endpoint URL"
-            )
-        return OIDCAuth(settings.worker_oidc_audience, settings.worker_oidc_email)
+        # Both checked before google-auth is imported, so the first error names what is missing.
+        audience = (settings.worker_oidc_audience or "").strip()
+        email = (settings.worker_oidc_email or "").strip()
+        if not audience:
+            raise ConfigError(_NEEDS_AUDIENCE)
+        if not email:
+            raise ConfigError(_NEEDS_EMAIL)
+        return OIDCAuth(audience, email, verify)
     raise ConfigError(f"unknown worker auth {mode!r}: use token or oidc (TRACKLINE_WORKER_AUTH)")

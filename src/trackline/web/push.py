@@ -9,8 +9,10 @@ again later" (with backoff, then the dead-letter topic if one is set). So:
   running elsewhere, or finished already (duplicates are acknowledged, never run twice);
 - 400: the envelope or its data is malformed; 404: no such session in this store. Both are
   retried by Pub/Sub and end in its dead-letter topic: a bad message is visible, never dropped;
-- 401: no or wrong credentials, nothing is read or changed;
-- 503: the state store failed, so nothing was recorded durably: retry.
+- 401: no or wrong credentials, checked from the headers before the body is read; nothing is
+  read or changed;
+- 413: the body is over the limit (by `Content-Length` before reading, or counted as it arrives);
+- 503: the state store (or the OIDC verifier) failed, so nothing was recorded durably: retry.
 
 The request runs the session synchronously (Cloud Run keeps CPU only during a request); set
 the subscription's ack deadline above the longest session.
@@ -28,6 +30,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from trackline.config import Settings
 from trackline.errors import TracklineError
@@ -36,7 +39,7 @@ from trackline.sessions.runner import default_worker_id, run_session
 from trackline.sessions.trigger import BadMessageError as BadMessage
 from trackline.sessions.trigger import parse
 from trackline.state import StateStore, open_state
-from trackline.web.auth import Authenticator, AuthError, from_settings
+from trackline.web.auth import Authenticator, AuthError, AuthUnavailable, from_settings
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # an announcement is tiny; refuse anything big before parsing it
@@ -85,34 +88,48 @@ def create_app(
             if store is None:
                 holder["store"].close()
 
-    app = FastAPI(title="trackline worker", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No docs or OpenAPI schema: the only callers are Pub/Sub and health checks.
+    app = FastAPI(
+        title="trackline worker",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
+        # Unauthenticated, so it says only whether the worker can serve: no versions, ids, paths.
         try:
-            version = holder["store"].schema_version()
+            holder["store"].schema_version()
         except Exception as exc:
             log.warning("worker.unhealthy error=%s", type(exc).__name__)
-            return JSONResponse({"status": "unavailable", "worker_id": wid}, status_code=503)
-        return JSONResponse({"status": "ok", "worker_id": wid, "state_schema": version})
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.post("/pubsub/push")
     async def push(request: Request) -> JSONResponse:
-        authorization = request.headers.get("authorization")
-        body = await request.body()
-        return await run_in_threadpool(handle, authorization, body)
-
-    def handle(authorization: str | None, body: bytes) -> JSONResponse:
-        """Blocking work (token verification, the session itself) off the event loop."""
+        # Who is calling, from the headers alone, before a byte of the body is read: an
+        # unauthenticated caller costs a header parse, whatever it announces or sends.
         try:
-            caller = auth.check(authorization)
+            caller = await run_in_threadpool(auth.check, request.headers.get("authorization"))
         except AuthError as exc:
             log.warning("worker.unauthorized reason=%s", exc)
             return JSONResponse(
                 {"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
-        if len(body) > MAX_BODY:
-            return _bad(f"the body is larger than {MAX_BODY} bytes")
+        except AuthUnavailable as exc:
+            log.error("worker.auth_unavailable reason=%s", exc)
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        try:
+            body = await read_capped(request, MAX_BODY)
+        except BodyError as exc:
+            log.warning("worker.bad_body reason=%s", exc)
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return await run_in_threadpool(handle, caller, body)
+
+    def handle(caller: str, body: bytes) -> JSONResponse:
+        """Blocking work (the session itself) off the event loop."""
         try:
             session_id, message_id = session_id_from_envelope(body)
         except BadMessage as exc:
@@ -135,6 +152,36 @@ def create_app(
     return app
 
 
+class BodyError(TracklineError):
+    """The body cannot be taken: too large (413) or its length header is unusable (400)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit`: from `Content-Length` before
+    reading, else (chunked, no length) counted as it arrives, so memory stays under the limit."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not (length.isascii() and length.strip().isdigit()):
+            raise BodyError("the Content-Length header is not a number", 400)
+        if int(length) > limit:
+            raise BodyError(f"the body is larger than {limit} bytes", 413)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(f"the body is larger than {limit} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BodyError("the caller disconnected before sending the whole body", 400) from None
+    return b"".join(chunks)
+
+
 def _bad(reason: str) -> JSONResponse:
     log.warning("worker.bad_message reason=%s", reason)
     return JSONResponse({"error": reason}, status_code=400)
@@ -144,4 +191,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the worker in the foreground (uvicorn) until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="warning", server_header=False
+    )
