@@ -19,7 +19,9 @@ from trackline.core.http import (
     redact_url,
     register_secret,
 )
-from trackline.errors import RateLimitedError
+from trackline.core.http.client import AnswerLostError, ForeignHostError
+from trackline.core.http.paginate import origin
+from trackline.errors import ConnectorError, RateLimitedError
 from trackline.fakeapi import FakeAPI, serve
 
 FAST = RetryPolicy(max_attempts=4, backoff=0.01, backoff_max=0.05, max_retry_after=5)
@@ -151,3 +153,77 @@ def test_redaction_of_urls_headers_and_registered_secrets() -> None:
     assert "Bearer ***" in redact("Authorization: Bearer eyJhbGciOi.J9.xyz")
     register_secret("tok-very-secret-value")
     assert "tok-very-secret-value" not in redact("failed with tok-very-secret-value inside")
+
+
+def _refresh_call(http: HttpClient, fake: FakeAPI, token: str) -> object:
+    form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": "c"}
+    return http.request("POST", f"{fake.base_url}/spotify-accounts/api/token", data=form)[1]
+
+
+def test_a_post_whose_answer_is_lost_is_not_sent_again(fake: FakeAPI) -> None:
+    """A token refresh rotates a single-use token: after a timeout or a 5xx the first send may
+    have done it, so a second send would only burn the token (issue #24, point 9)."""
+    token = fake.spotify_auth.issue_refresh_token("u")
+    fake.faults.script("/spotify-accounts/api/token", ["late:1500"])
+    with HttpClient(policy=FAST, timeout=0.4) as http:
+        with pytest.raises(AnswerLostError, match="not sent again"):
+            _refresh_call(http, fake, token)
+        time.sleep(1.3)  # the fake answers late, after rotating
+        assert fake.spotify_auth.refreshes == 1  # one send only
+        fake.faults.script("/spotify-accounts/api/token", ["500"])
+        with pytest.raises(AnswerLostError, match="500"):
+            _refresh_call(http, fake, token)
+        assert fake.spotify_auth.refreshes == 1  # the fake's 500 came before the endpoint
+        assert http.stats.retries == 0
+
+
+def test_a_post_refused_before_acting_is_retried_and_a_get_after_a_timeout(
+    fake: FakeAPI,
+) -> None:
+    token = fake.spotify_auth.issue_refresh_token("u")
+    fake.faults.script("/spotify-accounts/api/token", ["429:0"])
+    fake.faults.script("/fakestore/products", ["slow:1500"])
+    with HttpClient(policy=FAST, timeout=0.4) as http:
+        body = _refresh_call(http, fake, token)
+        assert isinstance(body, dict) and body["access_token"]
+        assert fake.spotify_auth.refreshes == 1 and http.stats.retries == 1
+        assert len(http.get_json(_products(fake))) == 20  # GET is idempotent: retried
+        assert http.stats.retries == 2
+
+
+def test_a_bearer_token_goes_only_to_the_api_origin(fake: FakeAPI) -> None:
+    asked: list[int] = []
+
+    def auth() -> dict[str, str]:
+        asked.append(1)
+        return {"Authorization": "Bearer t"}
+
+    api = f"{fake.base_url}/spotify/v1"
+    port = fake.base_url.rsplit(":", 1)[1]
+    others = [
+        f"http://127.0.0.2:{port}/spotify/v1/me",  # another host
+        f"https://127.0.0.1:{port}/spotify/v1/me",  # another scheme
+        "http://127.0.0.1:1/spotify/v1/me",  # another port
+    ]
+    with HttpClient(policy=FAST) as http:
+        for url in others:
+            with pytest.raises(ForeignHostError, match="not on the API's own host"):
+                http.get_json(url, auth=auth, auth_origin=api)
+        assert asked == []  # no header was even made
+        assert http.stats.requests == 0
+    assert origin("https://API.spotify.com/v1") == origin("https://api.spotify.com:443/x")
+
+
+def test_a_next_page_on_another_host_is_refused(fake: FakeAPI) -> None:
+    token = fake.spotify_auth.issue_access_token("pager")
+    with serve(FakeAPI.create()) as other, HttpClient(policy=FAST) as http:
+        fake.next_base = other.base_url  # the API points `next` at another origin
+
+        def spotify(url: str, params: object = None) -> object:
+            return http.get_json(url, params, auth=lambda: {"Authorization": f"Bearer {token}"})  # type: ignore[arg-type]
+
+        pages = next_url_pages(spotify, f"{fake.base_url}/spotify/v1/me/top/artists", {"limit": 15})  # type: ignore[arg-type]
+        assert len(next(pages)["items"]) == 15
+        with pytest.raises(ConnectorError, match="refused to follow a next page on another host"):
+            next(pages)
+        assert http.stats.requests == 1

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,47 @@ def connect(fake: FakeAPI, store: StateStore, user: str, provider: str = "spotif
     store.add_user(user)
     store.set_refresh_token(user, provider, token)
     return token
+
+
+class Elsewhere:
+    """A real HTTP server on another origin (another port) that records what reaches it: a
+    stand-in for a host that must never see a token. It answers like a refusing API."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        box = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(size) if size else b""
+                box.seen.append((self.command, self.path, dict(self.headers), body))
+                payload = b'{"error": "invalid_grant", "items": [], "next": null}'
+                self.send_response(400 if self.command == "POST" else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _record
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Elsewhere]:
+    other = Elsewhere()
+    try:
+        yield other
+    finally:
+        other.close()

@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from trackline.config import Settings
-from trackline.core.http import HttpClient, register_secret
-from trackline.core.http.redact import redact
+from trackline.core.http import HttpClient, redact, register_secret
+from trackline.core.http.client import AnswerLostError
+from trackline.core.http.paginate import origin
 from trackline.errors import ConfigError, ConnectorError, NeedsReauthError, UsageError
 
 SCOPES = {
@@ -40,6 +41,12 @@ class OAuthApp:
     client_id: str
     client_secret: str | None
     scopes: tuple[str, ...]
+    token_setting: str = ""  # the setting that names the token endpoint, for messages
+
+    @property
+    def token_origin(self) -> str:
+        """Where refresh tokens go: the token endpoint's scheme://host:port."""
+        return origin(self.token_url)
 
     def __repr__(self) -> str:  # never show the secret
         return f"OAuthApp({self.provider!r}, client_id={self.client_id!r})"
@@ -51,10 +58,12 @@ def oauth_app(settings: Settings, provider: str) -> OAuthApp:
         cid, secret = settings.spotify_client_id, settings.spotify_client_secret
         base = settings.spotify_accounts_url.rstrip("/")
         auth_url, token_url = f"{base}/authorize", f"{base}/api/token"
+        setting = "TRACKLINE_SPOTIFY_ACCOUNTS_URL"
     elif provider == "youtube":
         cid, secret = settings.youtube_client_id, settings.youtube_client_secret
         auth_url = settings.youtube_accounts_url.rstrip("/") + "/auth"
         token_url = settings.youtube_token_url
+        setting = "TRACKLINE_YOUTUBE_TOKEN_URL"
     else:
         raise UsageError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
     if not cid:
@@ -65,7 +74,11 @@ def oauth_app(settings: Settings, provider: str) -> OAuthApp:
         )
     plain = secret.get_secret_value() if secret is not None else None
     register_secret(plain)
-    return OAuthApp(provider, auth_url, token_url, cid, plain, SCOPES[provider])
+    return OAuthApp(provider, auth_url, token_url, cid, plain, SCOPES[provider], setting)
+
+
+class RefreshLostError(ConnectorError):
+    """A refresh was sent but its answer lost: the provider may have rotated the token."""
 
 
 @dataclass
@@ -105,7 +118,10 @@ def _token_call(http: HttpClient, app: OAuthApp, form: dict[str, str]) -> TokenS
     form = {**form, "client_id": app.client_id}
     if app.client_secret:
         form["client_secret"] = app.client_secret
-    resp, body = http.request("POST", app.token_url, data=form, ok_statuses=frozenset({400}))
+    # Not idempotent: a refresh may rotate a single-use token, so a lost answer is not resent.
+    resp, body = http.request(
+        "POST", app.token_url, data=form, ok_statuses=frozenset({400}), idempotent=False
+    )
     if resp.status_code == 400 or not isinstance(body, dict) or "access_token" not in body:
         code = body.get("error") if isinstance(body, dict) else None
         desc = body.get("error_description", "") if isinstance(body, dict) else ""
@@ -143,8 +159,16 @@ def exchange_code(
 
 
 def refresh(http: HttpClient, app: OAuthApp, refresh_token: str) -> TokenSet:
+    """One refresh, never repeated after a lost answer (`RefreshLostError`): the provider may
+    have rotated the token, and a resend of the old one would be refused."""
     register_secret(refresh_token)
-    return _token_call(http, app, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    try:
+        return _token_call(http, app, form)
+    except AnswerLostError as exc:
+        raise RefreshLostError(
+            f"{app.provider} token refresh got no answer ({exc}); run again later"
+        ) from None
 
 
 class _Callback:

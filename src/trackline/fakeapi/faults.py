@@ -7,7 +7,9 @@
 - per request: header `X-Fake-Fault: 429:1` or query `_fault=500`.
 
 A fault is `429[:retry_after]`, `429quota` (Spotify QUOTA_EXCEEDED), `500`, `slow:<ms>`,
-`malformed` (a truncated JSON body) or `401` (as if the access token had expired).
+`malformed` (a truncated JSON body), `401` (as if the access token had expired) or `late:<ms>`
+(the call is carried out, e.g. a refresh token rotated, and only then answered after <ms>: a
+client with a shorter timeout loses the answer).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-KINDS = ("429", "429quota", "500", "slow", "malformed", "401", "403quota")
+KINDS = ("429", "429quota", "500", "slow", "malformed", "401", "403quota", "late")
 
 
 @dataclass(frozen=True)
 class Fault:
     kind: str
-    value: float = 0.0  # Retry-After seconds for 429 (-1: no header), milliseconds for slow
+    value: float = 0.0  # Retry-After seconds for 429 (-1: no header), milliseconds for slow/late
 
     @classmethod
     def parse(cls, text: str) -> Fault:

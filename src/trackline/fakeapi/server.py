@@ -43,6 +43,7 @@ class FakeAPI:
     google_auth: Authority = field(default_factory=lambda: Authority("google"))
     faults: Faults = field(default_factory=Faults)
     base_url: str = "http://127.0.0.1"
+    next_base: str | None = None  # misbehave: Spotify `next` links on this other base
 
     @classmethod
     def create(
@@ -95,7 +96,9 @@ def build_app(fake: FakeAPI) -> Starlette:
 
         return check
 
-    spotify = SpotifyAPI(fake.spotify, lambda: fake.base_url, bearer(fake.spotify_auth))
+    spotify = SpotifyAPI(
+        fake.spotify, lambda: fake.next_base or fake.base_url, bearer(fake.spotify_auth)
+    )
     youtube = YouTubeAPI(fake.youtube, bearer(fake.google_auth))
     store = FakeStoreAPI(fake.fakestore)
     routes: list[BaseRoute] = []
@@ -125,6 +128,10 @@ def _faulty(faults: Faults, endpoint: Any) -> Endpoint:
             return PlainTextResponse(str(exc), status_code=400)
         if faults.rates.slow_ms:
             await asyncio.sleep(faults.rates.slow_ms / 1000)
+        if fault is not None and fault.kind == "late":  # act first, answer late
+            done: Response = await endpoint(request)
+            await asyncio.sleep(fault.value / 1000)
+            return done
         if fault is not None:
             answered = await _apply(fault)
             if answered is not None:

@@ -36,10 +36,17 @@ class Spotify:
             ctx.state, ctx.http, oauth_app(ctx.settings, "spotify"), ctx.user_id
         )
 
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base}/{path.lstrip('/')}"
+
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        full = url if url.startswith("http") else f"{self.base}/{url.lstrip('/')}"
+        # auth_origin: a full URL (a `next` link) on another host never gets the token
         return self.ctx.http.get_json(
-            full, params, auth=self.tokens.headers, on_unauthorized=self.tokens.invalidate
+            self.url(url),
+            params,
+            auth=self.tokens.headers,
+            on_unauthorized=self.tokens.invalidate,
+            auth_origin=self.base,
         )
 
 
@@ -77,7 +84,7 @@ def recently_played(api: Spotify, ctx: Any, country: str | None) -> list[dict[st
     out: list[dict[str, Any]] = []
     newest = int(previous) if previous and previous.isdigit() else 0
     pages = 0
-    for page in next_url_pages(api.get, "me/player/recently-played", params):
+    for page in next_url_pages(api.get, api.url("me/player/recently-played"), params):
         pages += 1
         for item in _items(page):
             rec = play_record(ctx.user_id, item, country)

@@ -93,6 +93,7 @@ class YouTube:
             params,
             auth=self.tokens.headers,
             on_unauthorized=self.tokens.invalidate,
+            auth_origin=self.base,
         )
 
 

@@ -6,6 +6,11 @@ waits at least its `Retry-After` (a zero or missing value still backs off). Some
 final and stop the caller's run at once: a Spotify 429 whose body says `QUOTA_EXCEEDED`, a
 YouTube 403 `quotaExceeded`, a `Retry-After` longer than configured. A shared semaphore bounds
 requests in flight across every user and endpoint of the process. URLs and errors are redacted.
+
+A request that is not idempotent (a POST, such as a token refresh that rotates a single-use
+refresh token) is retried only when the server cannot have acted on it (no connection, or a
+429); otherwise its lost answer is an `AnswerLostError`, never a blind second send. With
+`auth_origin`, a bearer token goes to no other scheme, host or port.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Any
 import httpx
 
 from trackline.config import Settings
-from trackline.core.http.redact import redact, redact_url
+from trackline.core.http import redact, redact_url
+from trackline.core.http.paginate import origin
 from trackline.core.retry import Backoff
 from trackline.errors import ConnectorError, RateLimitedError
 
@@ -44,16 +50,42 @@ class UnauthorizedError(ConnectorError):
     """401 even after one token refresh."""
 
 
+class AnswerLostError(ConnectorError):
+    """A request that is not safe to repeat may have reached the server, but its answer was
+    lost (timeout, dropped connection, 5xx, unreadable body): it was not sent again."""
+
+
+class ForeignHostError(ConnectorError):
+    """A URL on another origin than the API's own: its bearer token is not sent there."""
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class _Lost(Exception):
+    """The server may have acted on a non-idempotent request; `reason` says how it was lost."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _Transient(Exception):
     """A failure worth another try; `retry_after` seconds from the server when it gave one."""
 
     def __init__(
-        self, reason: str, retry_after: float | None = None, body: str | None = None
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        body: str | None = None,
+        *,
+        unsent: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.body = body
+        self.unsent = unsent  # the request never reached the server
 
 
 @dataclass
@@ -165,13 +197,15 @@ class HttpClient:
         auth: Callable[[], Headers] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
         allow_empty: bool = False,
+        auth_origin: str | None = None,
     ) -> Any:
         """GET and parse JSON. `auth` gives headers per attempt; on a 401, `on_unauthorized`
         (a token refresh) runs once and the call is repeated. An empty 200 body is None when
-        `allow_empty` (Fake Store's "not found")."""
+        `allow_empty` (Fake Store's "not found"). With `auth_origin`, a URL on another origin
+        is refused before `auth` is asked for headers."""
         resp = self.request(
             "GET", url, params=params, auth=auth, on_unauthorized=on_unauthorized, parse=True,
-            allow_empty=allow_empty,
+            allow_empty=allow_empty, auth_origin=auth_origin,
         )  # fmt: skip
         return resp[1]
 
@@ -188,10 +222,20 @@ class HttpClient:
         parse: bool = True,
         allow_empty: bool = False,
         ok_statuses: frozenset[int] = frozenset(),
+        auth_origin: str | None = None,
+        idempotent: bool | None = None,
     ) -> tuple[httpx.Response, Any]:
-        """Send with retries; returns the final response and its parsed JSON (or None)."""
+        """Send with retries; returns the final response and its parsed JSON (or None).
+        `idempotent` defaults by method (GET, HEAD, OPTIONS, PUT, DELETE); pass True only for
+        a POST the API documents as safe to repeat."""
         refreshed = False
         shown = redact_url(_full(url, params))
+        if auth is not None and auth_origin is not None and origin(url) != origin(auth_origin):
+            raise ForeignHostError(
+                f"{method} {shown}: refused, the URL is not on the API's own host "
+                f"{origin(auth_origin)}; its access token is sent nowhere else"
+            )
+        safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
         while True:
             retrying = self.policy.schedule.retrying(
                 (_Transient,),
@@ -207,8 +251,13 @@ class HttpClient:
             try:
                 resp, body = retrying(
                     self._attempt, method, url, params, data, json_body, auth, parse, allow_empty,
-                    ok_statuses,
+                    ok_statuses, safe,
                 )  # fmt: skip
+            except _Lost as exc:
+                raise AnswerLostError(
+                    f"{method} {shown}: no usable answer ({exc.reason}); not sent again because "
+                    "the server may already have acted on it"
+                ) from None
             except _Transient as exc:
                 where = f"{method} {shown}"
                 if exc.body is not None:
@@ -244,6 +293,30 @@ class HttpClient:
         parse: bool,
         allow_empty: bool,
         ok_statuses: frozenset[int],
+        safe: bool = True,
+    ) -> tuple[httpx.Response, Any]:
+        try:
+            return self._send(
+                method, url, params, data, json_body, auth, parse, allow_empty, ok_statuses
+            )
+        except _Transient as exc:
+            # Only a request that never reached the server, or a 429 (refused before acting),
+            # may be repeated when it is not idempotent.
+            if safe or exc.unsent or exc.reason.startswith("429"):
+                raise
+            raise _Lost(exc.reason) from None
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, str] | None,
+        json_body: Any,
+        auth: Callable[[], Headers] | None,
+        parse: bool,
+        allow_empty: bool,
+        ok_statuses: frozenset[int],
     ) -> tuple[httpx.Response, Any]:
         headers = dict(auth()) if auth is not None else {}
         start = time.perf_counter()
@@ -252,6 +325,9 @@ class HttpClient:
                 resp = self._http.request(
                     method, url, params=params, data=data, json=json_body, headers=headers
                 )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self.stats.record(0, time.perf_counter() - start)
+            raise _Transient(f"connection error ({type(exc).__name__})", unsent=True) from None
         except httpx.TimeoutException:
             self.stats.record(0, time.perf_counter() - start)
             raise _Transient("timeout") from None
