@@ -1,9 +1,13 @@
-"""Property: whatever is thrown at ingest, every record lands in exactly one place.
+"""Property: whatever is thrown at ingest, every record lands in exactly one place, and the
+records whose fate is known land where they must.
 
 Random mixes of valid records, records with random values of random types, malformed JSON,
 non-objects, bad encodings and duplicates go through the real engine; each run must satisfy
 input = valid + rejected + duplicates, with the warehouse, the rejected area and the curated
-lake agreeing with the counts, and nothing may crash.
+lake agreeing with the counts, and nothing may crash. Among them are records whose fate is
+known: known-good ones (each must be valid, once), exact repeats of those (each a duplicate)
+and known-good ones with one injected defect (each rejected with that defect's reason and no
+other). A kernel that rejects everything, or accepts everything, fails here.
 """
 
 from __future__ import annotations
@@ -63,6 +67,41 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     return rec
 
 
+def known_good(draw: st.DrawFn) -> dict[str, Any]:
+    """A record every part of the contract accepts (its id is given by its place)."""
+    return {
+        "user_id": f"u{draw(st.integers(0, 3))}",
+        "event_type": draw(st.sampled_from(["play", "skip", " Like ", "STOP"])),
+        "song_id": f"s{draw(st.integers(0, 9))}",
+        "country": draw(st.sampled_from(["US", " gb ", None])),
+        "device": draw(st.sampled_from(["mobile", "TV", None])),
+        "timestamp": (NOW - timedelta(minutes=draw(st.integers(0, 10_000)))).isoformat(),
+    }
+
+
+# One defect each, and the one reason it must be rejected with.
+DEFECTS: dict[str, Any] = {
+    "required:user_id": lambda r: r.pop("user_id"),
+    "required:event_id": lambda r: r.update(event_id="  "),
+    "enum:event_type": lambda r: r.update(event_type="dance"),
+    "enum:device": lambda r: r.update(device="fax"),
+    "type:position_ms": lambda r: r.update(position_ms="abc"),
+    "min:duration_ms": lambda r: r.update(duration_ms=0),
+    "pattern:country": lambda r: r.update(country="USA"),
+    "not_future:timestamp": lambda r: r.update(timestamp=(NOW + timedelta(days=2)).isoformat()),
+    "type:timestamp": lambda r: r.update(timestamp="yesterday"),
+    "rule:position_within_track": lambda r: r.update(position_ms=5000, duration_ms=1000),
+}
+
+
+@st.composite
+def fated(draw: st.DrawFn) -> tuple[str, Any]:
+    """A record whose fate is known: ("good", record), ("repeat", None: the previous good
+    record again) or (reason, record with that defect)."""
+    fate = draw(st.sampled_from(["good", "good", "repeat", *DEFECTS]))
+    return fate, None if fate == "repeat" else known_good(draw)
+
+
 line = st.one_of(
     good().map(json.dumps),
     mutated().map(lambda r: json.dumps(r, allow_nan=True)),
@@ -72,7 +111,66 @@ line = st.one_of(
     ),
 ).map(lambda s: s.encode("utf-8"))
 bad_bytes = st.sampled_from([b"\xff\xfe{bad}", b'{"event_id": "\xc3("}'])
-lines = st.lists(st.one_of(line, line, line, bad_bytes), min_size=1, max_size=60)
+lines = st.lists(st.one_of(line, line, line, bad_bytes, fated(), fated()), min_size=1, max_size=60)
+
+
+def place(items: list[Any], run: int) -> tuple[list[bytes], dict[int, str]]:
+    """The file's lines, and what must become of each line whose fate is known (by line
+    number: "valid:<id>", "duplicate:<id>" or the reason it is rejected with)."""
+    raw: list[bytes] = []
+    fates: dict[int, str] = {}
+    last_good: bytes | None = None
+    for n, item in enumerate(items, start=1):
+        if isinstance(item, bytes):
+            raw.append(item)
+            continue
+        fate, rec = item
+        if fate == "repeat":
+            if last_good is None:  # nothing to repeat yet: an empty line
+                raw.append(b"")
+                continue
+            raw.append(last_good)
+            fates[n] = "duplicate:" + json.loads(last_good)["event_id"]
+            continue
+        rec = {"event_id": f"g{run}-{n}", **rec}
+        if fate == "good":
+            last_good = json.dumps(rec).encode()
+            raw.append(last_good)
+            fates[n] = f"valid:{rec['event_id']}"
+        else:
+            DEFECTS[fate](rec)
+            raw.append(json.dumps(rec).encode())
+            fates[n] = fate
+    return raw, fates
+
+
+def check_fates(con: Any, run_id: str, fates: dict[int, str], counts: Any, table: bool) -> None:
+    """Each line whose fate is known went where it must."""
+    valid = {v.split(":", 1)[1] for v in fates.values() if v.startswith("valid:")}
+    held = (
+        {
+            r[0]
+            for r in con.execute(
+                "SELECT event_id FROM listening_events WHERE run_id = ? AND event_id LIKE 'g%'",
+                [run_id],
+            ).fetchall()
+        }
+        if table
+        else set()
+    )
+    assert held == valid  # every known-good record valid (and no defective one)
+    rejected = dict(
+        con.execute(
+            "SELECT source_line, reasons FROM meta.rejected WHERE run_id = ?", [run_id]
+        ).fetchall()
+    )
+    for n, fate in fates.items():
+        if fate.startswith(("valid:", "duplicate:")):
+            assert n not in rejected, (n, fate, rejected.get(n))
+        else:
+            assert rejected.get(n) == [fate], (n, fate, rejected.get(n))
+    repeats = sum(1 for v in fates.values() if v.startswith("duplicate:"))
+    assert counts.duplicates >= repeats
 
 
 def nonblank(raw: list[bytes]) -> int:
@@ -87,19 +185,25 @@ def test_every_record_lands_in_exactly_one_place(batches: list[list[bytes]]) -> 
         cfg = Settings.load(home=home / "home")
         engine = LocalEngine(cfg)
         seen_valid = seen_rejected = 0
-        for n, raw in enumerate(batches):
+        runs = []
+        for n, items in enumerate(batches):
+            raw, fates = place(items, n)
             path = home / f"in{n}.ndjson"
             path.write_bytes(b"\n".join(raw) + b"\n")
-            c = engine.ingest([str(path)], "listening_events", now=NOW, force=True).manifest.counts
+            m = engine.ingest([str(path)], "listening_events", now=NOW, force=True).manifest
+            c = m.counts
             assert c.input == nonblank(raw)
             assert c.input == c.valid + c.rejected + c.duplicates
             seen_valid += c.valid
             seen_rejected += c.rejected
+            runs.append((m.run_id, fates, c))
         con = duck.connect(cfg.warehouse, read_only=True)
         try:
             tables = {
                 r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
             }
+            for run_id, fates, c in runs:
+                check_fates(con, run_id, fates, c, "listening_events" in tables)
             in_wh = (
                 (con.execute("SELECT count(*) FROM listening_events").fetchone() or [0])[0]
                 if "listening_events" in tables

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+import pytest
+
 from tests.bus.conftest import OpenBus
 from trackline.bus.base import Bus, Message, Outgoing, dlq
 
@@ -88,7 +90,7 @@ def test_dead_letter_after_max_attempts(make_bus: OpenBus, topic: str) -> None:
 def test_order_per_key_where_declared(make_bus: OpenBus, topic: str) -> None:
     bus = make_bus()
     if not bus.capabilities.ordering:
-        return
+        pytest.skip(f"{type(bus).__name__} does not declare ordering")
     sent = [Outgoing(f"{k}:{i}".encode(), {}, k) for i in range(50) for k in ("a", "b", "c")]
     for i in range(0, len(sent), 40):
         bus.publish_batch(topic, sent[i : i + 40])
@@ -104,7 +106,7 @@ def test_order_per_key_where_declared(make_bus: OpenBus, topic: str) -> None:
 def test_a_group_shares_work_and_groups_are_independent(make_bus: OpenBus, topic: str) -> None:
     one, two = make_bus(), make_bus()
     if not one.capabilities.consumer_groups:
-        return
+        pytest.skip(f"{type(one).__name__} does not declare consumer groups")
     one.publish_batch(topic, [Outgoing(str(i).encode()) for i in range(20)])
     a = drain(one, topic, "g", 8)
     b = drain(two, topic, "g", 12)
@@ -118,7 +120,7 @@ def test_a_group_shares_work_and_groups_are_independent(make_bus: OpenBus, topic
 def test_replay_from_the_beginning_where_declared(make_bus: OpenBus, topic: str) -> None:
     bus = make_bus()
     if not bus.capabilities.replay:
-        return
+        pytest.skip(f"{type(bus).__name__} does not declare replay")
     bus.publish_batch(topic, [Outgoing(f"old{i}".encode()) for i in range(5)])
     drain(bus, topic, "first", 5)
     assert bus.consume(topic, "late", timeout=0.3, start="latest") == []
