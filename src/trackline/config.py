@@ -1,7 +1,8 @@
-"""One typed place for configuration: defaults < trackline.toml < TRACKLINE_* environment.
+"""One typed place for configuration: defaults < trackline.toml < TRACKLINE_* environment < flags.
 
-`Settings.load(home=...)` is the only constructor the rest of the code uses; nothing patches a
-global. Paths that are not set explicitly are derived from `home`.
+`Settings.load(home=..., config=...)` is the only constructor the rest of the code uses; nothing
+patches a global. Which trackline.toml is read (and when one is ignored) is config_file.py's
+business. Paths that are not set explicitly are derived from `home`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from trackline.config_file import CONFIG_FILE, DEFAULT_HOME, Origins, find_config, known_values
 from trackline.errors import ConfigError
 
-DEFAULT_HOME = ".trackline"
-CONFIG_FILE = "trackline.toml"
+__all__ = ["CONFIG_FILE", "DEFAULT_HOME", "Origins", "Settings", "env_flag"]
 
 
 class Settings(BaseSettings):
@@ -32,7 +33,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRACKLINE_",
         extra="ignore",
-        toml_file=CONFIG_FILE,
     )
 
     home: Path = Field(default=Path(DEFAULT_HOME), description="Where lake, warehouse, state live")
@@ -171,22 +171,39 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # The file is not a source here: `load` finds the one trusted file and passes its
+        # values in, so a bare `Settings()` never reads a file from the working directory.
+        return (init_settings, env_settings)
 
     @classmethod
-    def load(cls, home: Path | str | None = None, **overrides: Any) -> Settings:
-        """Build settings; `home` (e.g. from --home) wins over the environment and the file."""
-        values = dict(overrides)
+    def load(
+        cls, home: Path | str | None = None, *, config: Path | str | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings; `home` (e.g. from --home) and overrides win over the environment,
+        which wins over the config file (`config`: the --config flag; see config_file.py)."""
+        return cls.load_explained(home, config=config, **overrides)[0]
+
+    @classmethod
+    def load_explained(
+        cls, home: Path | str | None = None, *, config: Path | str | None = None, **overrides: Any
+    ) -> tuple[Settings, Origins]:
+        """`load`, and where each value came from (for `trackline config show`)."""
+        flags = dict(overrides)
         if home is not None:
-            values["home"] = Path(home)
+            flags["home"] = Path(home)
+        file = find_config(config, home)
+        env = EnvSettingsSource(cls)()
+        origins = Origins(file, frozenset(env), frozenset(flags))
+        values = {**known_values(file, set(cls.model_fields)), **env, **flags}
         try:
-            return cls(**values)
+            return cls(**values), origins
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
+            if not loc:  # a check across settings names no one field
+                raise ConfigError(f"invalid settings: {first['msg']}") from None
             raise ConfigError(
-                f"invalid setting {loc!r}: {first['msg']}; check {CONFIG_FILE} "
-                f"or TRACKLINE_{loc.upper()}"
+                f"invalid setting {loc!r}: {first['msg']}; it came from {origins.describe(loc)}"
             ) from None
 
     # Derived locations -------------------------------------------------------------------

@@ -28,11 +28,12 @@ class State:
     home: Path | None = None
     debug: bool = False
     quiet: bool = False
+    config: Path | None = None
 
     def settings(self) -> Settings:
         from trackline.config import Settings
 
-        return Settings.load(home=self.home)
+        return Settings.load(home=self.home, config=self.config)
 
     def reporter(self, json_output: bool = False) -> Reporter:
         from trackline.core.progress import default_reporter

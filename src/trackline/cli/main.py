@@ -14,6 +14,7 @@ from trackline.cli import aggregate as aggregate_cli
 from trackline.cli import analytics as analytics_cli
 from trackline.cli import (
     cdc,
+    config,
     connectors,
     contracts,
     demo,
@@ -62,13 +63,25 @@ def main(
             show_default="./.trackline",
         ),
     ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Read settings from this TOML file (else TRACKLINE_CONFIG, else "
+            "<home>/trackline.toml, else ./trackline.toml if only you can write it).",
+            dir_okay=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = State(home=home, debug=debug, quiet=quiet)
+    # By name: typer ships its own click, whose enum is not click's.
+    if getattr(ctx.get_parameter_source("home"), "name", None) != "COMMANDLINE":
+        home = None  # TRACKLINE_HOME is read with the other settings (and shown as env)
+    ctx.obj = State(home=home, debug=debug, quiet=quiet, config=config_file)
     setup_logging(debug, quiet)
 
 
@@ -90,6 +103,7 @@ aggregate_cli.register(app)
 streaming.register(app)
 cdc.register(app)
 worker.register(app)
+config.register(app)
 
 
 def run() -> None:
