@@ -23,6 +23,18 @@ warnings.filterwarnings(
 )
 
 
+#: DuckDB settings of a locked-down connection. External access off stops file readers
+#: (read_text, read_blob, glob, read_csv...), COPY/EXPORT/import_database, ATTACH of files, URLs
+#: and INSTALL/LOAD; no known extension is loaded or fetched on demand behind a query's back.
+LOCKED: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,
+}
+
+
 def connect(
     path: str | Path = ":memory:",
     *,
@@ -30,13 +42,18 @@ def connect(
     memory_limit: str | None = None,
     read_only: bool = False,
     temp_directory: str | Path | None = None,
+    locked: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A connection in UTC with the given limits.
 
     DuckDB's own progress bar is off: it prints to stdout, where it would break `--json`
     output and logs (trackline reports progress itself).
+
+    `locked` is for SQL a user wrote (`trackline query`, anything reading the warehouse on a
+    user's behalf): only the database file itself can be read (no other file, URL, extension
+    or secret), and no statement can change that, since the configuration is then locked.
     """
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = dict(LOCKED) if locked else {}
     if threads:
         config["threads"] = threads
     if memory_limit:
@@ -46,6 +63,8 @@ def connect(
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")  # ICU is linked in but cannot be set from config
     con.execute("SET enable_progress_bar = false")  # a session option, not a config one
+    if locked:
+        con.execute("SET lock_configuration = true")  # last: nothing can be changed after it
     return con
 
 

@@ -69,6 +69,14 @@ CREATE TABLE IF NOT EXISTS meta.reports (
 """
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+LOCKED_TEXT = "the configuration has been locked"
+REFUSED_HINT = (
+    "trackline query reads only the warehouse's tables: no files, URLs, extensions or settings"
+)
+
+
+class QueryFailedError(TracklineError):
+    """A read-only query was accepted but failed while running (a cast, an overflow...)."""
 
 
 class DuckDBWarehouse:
@@ -76,6 +84,7 @@ class DuckDBWarehouse:
 
     def __init__(self, path: Path, settings: Settings, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         if read_only and not path.exists():
             raise UsageError(
                 f"no warehouse at {path} yet; run `trackline demo` or "
@@ -90,6 +99,7 @@ class DuckDBWarehouse:
                 threads=settings.duckdb_threads,
                 memory_limit=settings.duckdb_memory_limit,
                 temp_directory=path.parent / "duckdb_tmp",
+                locked=read_only,  # a read-only opening reads on a user's behalf: lock it down
             )
         except duckdb.IOException as exc:
             raise TracklineError(
@@ -150,11 +160,19 @@ class DuckDBWarehouse:
             raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
 
     def read_only_query(self, sql: str) -> pa.Table:
-        """Run user SQL that may only read (one statement; SELECT, EXPLAIN, PRAGMA...)."""
+        """Run user SQL that may only read (one statement; SELECT, EXPLAIN, PRAGMA...).
+
+        The statement check gives a clear message; the locked-down connection is what makes it
+        hold (EXPLAIN ANALYZE and PRAGMA can wrap statements that reach files).
+        Refused or unusable SQL raises `QueryError` (exit 2); a failure while running it,
+        `QueryFailedError` (exit 1).
+        """
+        if not self.read_only:
+            raise UsageError("read_only_query needs a warehouse opened with read_only=True")
         try:
             statements = self.con.extract_statements(sql)
         except duckdb.Error as exc:
-            raise QueryError(f"cannot parse query: {str(exc).splitlines()[0]}") from None
+            raise QueryError(f"cannot parse query: {_first_line(exc)}") from None
         if len(statements) != 1:
             raise QueryError("give exactly one SQL statement")
         kind = str(statements[0].type).rsplit(".", 1)[-1].upper()
@@ -163,10 +181,23 @@ class DuckDBWarehouse:
                 f"only read-only queries are allowed here (got {kind}); "
                 "the warehouse is written by trackline runs"
             )
-        return self.query(sql)
+        try:
+            return duck.table(self.con, sql)
+        except (duckdb.PermissionException, duckdb.InvalidInputException) as exc:
+            if isinstance(exc, duckdb.InvalidInputException) and LOCKED_TEXT not in str(exc):
+                raise QueryFailedError(f"query failed: {_first_line(exc)}") from None
+            raise QueryError(f"query refused: {_first_line(exc)} ({REFUSED_HINT})") from None
+        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            raise QueryError(f"cannot run query: {_first_line(exc)}") from None
+        except duckdb.Error as exc:
+            raise QueryFailedError(f"query failed: {_first_line(exc)}") from None
 
     def close(self) -> None:
         self.con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _plain_columns(contract: Contract) -> set[str]:
