@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from trackline.config import Settings
 from trackline.core import duck
 from trackline.engines.local import LocalEngine
-from trackline.engines.stages import check, plan, read
+from trackline.engines.stages import check, read
 from trackline.errors import UsageError
 from trackline.lake import Lake
 
@@ -544,40 +545,40 @@ def test_derived_columns_get_the_types_duckdb_gives_their_expressions(
     ]
 
 
-def test_the_first_file_is_checked_while_the_inputs_are_hashed(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def trackline_threads() -> list[str]:
+    """The engine's worker threads still alive (after a short wait for those stopping)."""
+    deadline = time.monotonic() + 5
+    while True:
+        alive = [t.name for t in threading.enumerate() if t.name.startswith("trackline-")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fast_read", [True, False])
+def test_a_run_found_done_by_its_hash_drops_the_check_started_ahead(
+    tmp_path: Path, fast_read: bool
 ) -> None:
-    """The run id waits for the hash; the kernel need not (one core hashes, one checks)."""
-    nd = write_ndjson(tmp_path / "ev.ndjson", [event(i) for i in range(50)])
-    was_read = threading.Event()
-    reader = check.read_batches
-
-    def read_batches(*args: Any, **kwargs: Any) -> Any:
-        batches = reader(*args, **kwargs)
-
-        def marked() -> Any:
-            for batch in batches:
-                was_read.set()
-                yield batch
-
-        return pa.RecordBatchReader.from_batches(batches.schema, marked())
-
-    hash_inputs = plan.hash_inputs
-    seen_while_hashing: list[bool] = []
-
-    def slow_hash(*args: Any, **kwargs: Any) -> Any:
-        seen_while_hashing.append(was_read.wait(timeout=10))
-        return hash_inputs(*args, **kwargs)
-
-    monkeypatch.setattr(check, "read_batches", read_batches)
-    monkeypatch.setattr(plan, "hash_inputs", slow_hash)
-    settings.ndjson_fast_read = False  # the general reader is the one watched here
-    result = LocalEngine(settings).ingest([str(nd)], "listening_events")
-    assert seen_while_hashing == [True]
-    assert result.manifest.counts.valid == 50
-    # a run already done is still found by its hash, and the started check is dropped
-    again = LocalEngine(settings).ingest([str(nd)], "listening_events")
-    assert again.skipped and again.manifest.run_id == result.manifest.run_id
+    """The first file is checked while the inputs are hashed; when the hash says the run was
+    done, that check is dropped: nothing added, nothing left running."""
+    settings = Settings.load(home=tmp_path / "home", ndjson_fast_read=fast_read, batch_rows=8)
+    paths = [
+        str(
+            write_ndjson(
+                tmp_path / f"ev{n}.ndjson",
+                [*(event(i) for i in range(n * 40, n * 40 + 40)), "{bad"],
+            )
+        )
+        for n in range(3)
+    ]
+    first = LocalEngine(settings).ingest(paths, "listening_events")
+    assert (first.manifest.counts.valid, first.manifest.counts.rejected) == (120, 3)
+    again = LocalEngine(settings).ingest(paths, "listening_events")
+    assert again.skipped and again.manifest.run_id == first.manifest.run_id
+    assert table_rows(settings, "SELECT count(*) FROM listening_events") == [(120,)]
+    assert table_rows(settings, "SELECT count(*) FROM meta.rejected") == [(3,)]
+    assert table_rows(settings, "SELECT status FROM meta.runs") == [("done",)]
+    assert trackline_threads() == []
 
 
 def test_no_input_files_is_a_usage_error(settings: Settings) -> None:
@@ -702,39 +703,33 @@ def test_a_field_named_ordinality_keeps_the_general_reader(tmp_path: Path) -> No
     assert table_rows(settings, "SELECT id, ordinality FROM steps") == [("a", 7)]
 
 
-@pytest.mark.parametrize("fast_read", [True, False])
-def test_only_the_fast_read_checks_ahead_while_hashing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_read: bool
+def test_checking_ahead_under_a_small_memory_limit_loses_and_reorders_nothing(
+    tmp_path: Path,
 ) -> None:
-    """The fast read's kernel may check ahead into a share of the memory limit until the
-    inputs are hashed; the general read's keeps its usual depth (its lead lasted into the
-    load and raised peak memory)."""
-    leads: list[tuple[int, bool]] = []  # (lead_bytes at start, whether the lead ended)
-
-    class Recording(check.Prefetcher):  # type: ignore[type-arg]
-        def __init__(self, items: Any, depth: int = 2, *, lead_bytes: int = 0) -> None:
-            super().__init__(items, depth, lead_bytes=lead_bytes)
-            self.started_with, self.ended = lead_bytes, lead_bytes == 0
-
-        def end_lead(self) -> None:
-            self.ended = True
-            super().end_lead()
-
-        def close(self) -> None:
-            leads.append((self.started_with, self.ended))
-            super().close()
-
-    monkeypatch.setattr(check, "Prefetcher", Recording)
-    settings = Settings.load(
-        home=tmp_path / "home", duckdb_memory_limit="256MB", ndjson_fast_read=fast_read
-    )
-    path = write_ndjson(tmp_path / "events.ndjson", [event(i) for i in range(50)])
-    result = LocalEngine(settings).ingest([str(path)], "listening_events")
-    assert result.manifest.counts.valid == 50
-    assert len(leads) == 1
-    started, ended = leads[0]
-    if fast_read:  # 3/8 of DuckDB's reading of 256 MB (it shows 244.1 MiB)
-        assert started == pytest.approx(0.375 * 256e6, rel=0.001)
-    else:
-        assert started == 0
-    assert ended
+    """The fast read checks the first file ahead, into a share of the memory limit, while the
+    inputs hash: with many small batches and a small limit the rows, their lines and the
+    rejected rows are the general read's, and the lead ends with the run."""
+    rows: list[Any] = [event(i) for i in range(400)]
+    for i in range(0, 400, 37):
+        rows[i] = event(i, device="fax")
+    rows[5] = "{bad"
+    path = write_ndjson(tmp_path / "events.ndjson", rows)
+    outcomes = []
+    for fast in (True, False):
+        settings = Settings.load(
+            home=tmp_path / f"home-{fast}",
+            duckdb_memory_limit="256MB",
+            ndjson_fast_read=fast,
+            batch_rows=16,
+        )
+        result = LocalEngine(settings).ingest([str(path)], "listening_events", now=NOW)
+        outcomes.append(
+            (result.manifest.counts.model_dump(), _outcome(settings, result.manifest.run_id))
+        )
+    assert outcomes[0] == outcomes[1]
+    counts, (loaded, rejected) = outcomes[0]
+    assert (counts["valid"], counts["rejected"]) == (388, 12)
+    assert [r[-1] for r in loaded] == [
+        n for n in range(1, 401) if n not in {r[3] for r in rejected}
+    ]
+    assert trackline_threads() == []

@@ -157,21 +157,31 @@ def late_row() -> pa.RecordBatch:
 def test_past_a_few_open_files_a_partition_left_behind_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = small_writer(
-        tmp_path, monkeypatch, ["day"], KEEP_OPEN_FILES=3, ROW_GROUP_ROWS=30, BUFFERED_ROWS=100
-    )
-    days, most_open = 20, 0
-    for b in event_time_batches(days, per_day=50, size=40):
-        writer.add(b)
-        most_open = max(most_open, writer.open_files)
+    def most_open(days: int) -> tuple[PartitionWriter, int]:
+        writer = small_writer(
+            tmp_path / f"d{days}",
+            monkeypatch,
+            ["day"],
+            KEEP_OPEN_FILES=3,
+            ROW_GROUP_ROWS=30,
+            BUFFERED_ROWS=100,
+        )
+        peak = 0
+        for b in event_time_batches(days, per_day=50, size=40):
+            writer.add(b)
+            peak = max(peak, writer.open_files)
+        return writer, peak
+
+    days = 20
+    writer, peak = most_open(days)
     # open files stay bounded, not growing with the number of days seen
-    assert most_open <= 3 + partitions.IDLE_BATCHES < days
+    assert peak < days and most_open(2 * days)[1] == peak
     # a late row for the first day, long closed: it goes on in a file of its own
     writer.add(late_row())
     files = writer.close()
     first_day = sorted(f.rows or 0 for f in files if "day=2026-01-01" in f.path)
     assert len(files) == days + 1 and first_day == [1, 50]
-    data = ds.dataset(tmp_path / "lake" / "t", partitioning="hive").to_table()
+    data = ds.dataset(tmp_path / f"d{days}" / "lake" / "t", partitioning="hive").to_table()
     got = sorted(zip(data.column("id").to_pylist(), data.column("day").to_pylist(), strict=True))
     assert got == sorted(
         [(i, f"2026-01-{1 + i // 50:02d}") for i in range(days * 50)] + [(-1, "2026-01-01")]
@@ -182,12 +192,12 @@ def test_a_few_partitions_stay_open_and_a_late_row_joins_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = small_writer(tmp_path, monkeypatch, ["day"], ROW_GROUP_ROWS=30, BUFFERED_ROWS=100)
-    for b in event_time_batches(partitions.KEEP_OPEN_FILES, per_day=50, size=40):
+    days = 3
+    for b in event_time_batches(days, per_day=50, size=40):
         writer.add(b)
-    assert writer.open_files == partitions.KEEP_OPEN_FILES  # all open, the first long idle
-    writer.add(late_row())
+    writer.add(late_row())  # the first day's, long idle: its file is still open
     files = writer.close()
-    assert len(files) == partitions.KEEP_OPEN_FILES
+    assert len(files) == days
     [first] = [f for f in files if "day=2026-01-01" in f.path]
     assert first.rows == 51
 
