@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from trackline.config import Settings
-from trackline.core.http import HttpClient, redact, register_secret
+from trackline.core.http import HttpClient, register_secret
 from trackline.core.http.client import AnswerLostError
 from trackline.core.http.paginate import origin
+from trackline.core.http.redact import redact
 from trackline.errors import ConfigError, ConnectorError, NeedsReauthError, UsageError
 
 SCOPES = {

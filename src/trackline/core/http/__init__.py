@@ -24,8 +24,9 @@ if TYPE_CHECKING:
         page_token_pages,
     )
 
-# Eager, and light (no httpx): a lazy `redact` would be shadowed by the submodule of that name.
-from trackline.core.redact import redact, redact_url, register_secret
+# Eager, and light (no httpx), and through the submodule: importing `core.http.redact` binds the
+# package's `redact` to that module, so it must load before the function is bound over it.
+from trackline.core.http.redact import redact, redact_url, register_secret
 
 _HOMES = {
     "HttpClient": "client",

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 
 from trackline.config import Settings
-from trackline.core.http import redact, redact_url
 from trackline.core.http.paginate import origin
+from trackline.core.http.redact import redact, redact_url
 from trackline.core.retry import Backoff
 from trackline.errors import ConnectorError, RateLimitedError
 

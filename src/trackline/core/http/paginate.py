@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from trackline.core.http import redact_url
+from trackline.core.http.redact import redact_url
 from trackline.errors import ConnectorError
 
 Fetch = Callable[[str, Mapping[str, Any] | None], Any]
