@@ -228,11 +228,14 @@ class LocalEngine:
     ) -> None:
         """After the rollback: nothing in the lake claims the run, and `meta.runs` says why
         it failed (a fast read abandoned is read again at once: no failure to record)."""
-        sinks.curated.abort()
-        sinks.curated.discard()
-        record.withdraw(self.lake, manifest)
         if not isinstance(exc, FastReadMismatch):
             record.failed(con, self.lake.uri, manifest, exc)
+        sinks.curated.abort()
+        try:
+            sinks.curated.discard()
+            record.withdraw(self.lake, manifest)
+        except Exception:  # the run's own error matters more; the rerun rewrites these names
+            log.exception("run.withdraw_failed run_id=%s", manifest.run_id)
 
     def _outputs(
         self,
