@@ -234,6 +234,9 @@ def test_a_run_that_dies_leaves_no_rows_and_reruns(
     assert table_rows(settings, "SELECT status, error FROM meta.runs") == [
         ("failed", "OSError: disk full (injected)")
     ]
+    # nor anything in the lake that claims the run: only the inputs' raw copies stay
+    lake = Path(settings.lake)
+    assert {p.relative_to(lake).parts[0] for p in lake.rglob("*") if p.is_file()} == {"raw"}
     result = LocalEngine(settings).ingest([str(nd)], "listening_events")
     assert result.manifest.counts.valid == 15 and not result.skipped
     assert table_rows(settings, "SELECT status FROM meta.runs") == [("done",)]
