@@ -231,7 +231,10 @@ class Settings(BaseSettings):
         return self.bus_uri or f"log://{(self.home / 'bus.db').absolute()}"
 
     def ensure_home(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        # Private by default: the home holds the state database and maybe the secret key.
+        if not self.home.exists():
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.home.chmod(0o700)  # mkdir's mode is filtered by the umask
 
     def fingerprint(self) -> str:
         """Hash of the settings that change what a run produces (not where it goes)."""

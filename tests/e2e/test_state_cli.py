@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.conftest import CLI
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from tests.e2e.conftest import CLI, Result
+from trackline.config import Settings
+from trackline.state import SecretKeyError, open_state
 
 TOKEN = "AQBx-e2e-refresh-token-do-not-print-4242"
 
@@ -122,3 +133,106 @@ def test_show_a_finished_session(cli: CLI, tmp_path: Path) -> None:
         assert text in r.out
     r = cli("sessions", "list")
     assert "error" in r.out and sid in r.out
+
+
+def _run_with_stdin(tmp_path: Path, stdin: str, *args: str, **env_extra: str) -> Result:
+    """The CLI fixture closes stdin; this runs one command with `stdin` piped in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+    env["TRACKLINE_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run(
+        [sys.executable, "-m", "trackline", *args],
+        cwd=tmp_path,
+        env={**env, **env_extra},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _stored_token(home: Path, user_id: str, provider: str, **settings: Any) -> str | None:
+    store = open_state(Settings.load(home=home, **settings))
+    try:
+        return store.get_refresh_token(user_id, provider)
+    finally:
+        store.close()
+
+
+def test_users_add_reads_tokens_from_stdin_or_a_file(cli: CLI, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = _run_with_stdin(
+        tmp_path, TOKEN + "\n", "users", "add", "alice", "--spotify-refresh-token-stdin"
+    )
+    assert r.code == 0, r.err
+    assert "spotify: connected" in r.out and "warning" not in r.err
+    token_file = tmp_path / "yt.token"
+    token_file.write_text(TOKEN + "-yt\n")
+    r = cli("users", "add", "alice", "--youtube-refresh-token-file", str(token_file))
+    assert r.code == 0 and "youtube: connected" in r.out and "warning" not in r.err, r.err
+    assert _stored_token(home, "alice", "spotify", secret_key=None) == TOKEN
+    assert _stored_token(home, "alice", "youtube", secret_key=None) == TOKEN + "-yt"
+
+    # the old flag still works, and says why it should not be used
+    r = cli("users", "add", "bob", "--spotify-refresh-token", TOKEN + "-bob")
+    assert r.code == 0, r.err
+    assert "ps" in r.err and "--spotify-refresh-token-stdin" in r.err
+    assert TOKEN not in r.err
+
+    for args in (
+        ["--spotify-refresh-token-file", str(tmp_path / "missing")],
+        ["--spotify-refresh-token-stdin", "--youtube-refresh-token-stdin"],
+        ["--spotify-refresh-token-stdin", "--spotify-refresh-token-file", str(token_file)],
+    ):
+        r = cli("users", "add", "carol", *args)
+        assert r.code == 2 and len(r.err.strip().splitlines()) == 1, (args, r.err)
+    r = _run_with_stdin(tmp_path, "\n", "users", "add", "carol", "--spotify-refresh-token-stdin")
+    assert r.code == 2 and "empty spotify refresh token" in r.err
+
+
+def test_keys_rotate_with_the_key_file_in_the_home(cli: CLI, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = _run_with_stdin(tmp_path, TOKEN, "users", "add", "alice", "--spotify-refresh-token-stdin")
+    assert r.code == 0, r.err
+    old_key = (home / "secret.key").read_text()
+    r = cli("keys", "rotate", "--json")
+    assert r.code == 0, r.err
+    assert r.json() == {"rotated": 1, "key_source": "file", "new_key_file": None}
+    new_key = (home / "secret.key").read_text()
+    assert new_key != old_key and "," not in new_key  # the old key is gone
+    assert stat.S_IMODE((home / "secret.key").stat().st_mode) == 0o600
+    assert _stored_token(home, "alice", "spotify", secret_key=None) == TOKEN
+    for out in (r.out, r.err):
+        assert new_key.strip() not in out and TOKEN not in out
+    r = cli("keys", "rotate", "--new-key-file", str(tmp_path / "k"))
+    assert r.code == 2 and "TRACKLINE_SECRET_KEY" in r.err
+
+
+def test_keys_rotate_with_the_key_in_the_environment(cli: CLI, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    old_key = Fernet.generate_key().decode()
+    env = {"TRACKLINE_SECRET_KEY": old_key}
+    r = _run_with_stdin(
+        tmp_path, TOKEN, "users", "add", "alice", "--spotify-refresh-token-stdin", **env
+    )
+    assert r.code == 0, r.err
+    assert not (home / "secret.key").exists()  # the key lives apart from the data
+
+    r = cli("keys", "rotate", extra_env=env)
+    assert r.code == 2 and "--new-key-file" in r.err  # never printed: it needs a file
+    r = cli("keys", "rotate", "--new-key-file", str(home / "new.key"), extra_env=env)
+    assert r.code == 2 and "outside the home" in r.err
+    assert _stored_token(home, "alice", "spotify", secret_key=SecretStr(old_key)) == TOKEN
+
+    key_file = tmp_path / "new.key"
+    r = cli("keys", "rotate", "--new-key-file", str(key_file), extra_env=env)
+    assert r.code == 0, r.err
+    assert "rotated 1" in r.out and "TRACKLINE_SECRET_KEY" in r.err
+    new_key = key_file.read_text().strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert new_key not in r.out and new_key not in r.err and old_key not in r.err
+    assert _stored_token(home, "alice", "spotify", secret_key=SecretStr(new_key)) == TOKEN
+    with pytest.raises(SecretKeyError):
+        _stored_token(home, "alice", "spotify", secret_key=SecretStr(old_key))
+    r = cli("keys", "rotate", "--new-key-file", str(key_file), extra_env=env)
+    assert r.code == 2 and "exists" in r.err  # never overwrites a key

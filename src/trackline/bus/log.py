@@ -34,6 +34,7 @@ from trackline.bus.base import (
     dead_letter,
 )
 from trackline.config import Settings
+from trackline.core.names import check_name
 from trackline.errors import ConfigError
 
 SCHEMA = """
@@ -118,6 +119,7 @@ class LogBus(Publishing):
 
     # Publishing --------------------------------------------------------------------------
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
+        check_name(topic, "topic")
         if not messages:
             return []
         limit = self.capabilities.max_message_bytes
@@ -145,6 +147,8 @@ class LogBus(Publishing):
         *,
         start: Start = "earliest",
     ) -> list[Message]:
+        check_name(topic, "topic")
+        check_name(group, "consumer group")
         deadline = time.monotonic() + max(timeout, 0.0)
         pause = POLL_MIN
         while True:

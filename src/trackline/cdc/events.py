@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trackline.cdc.snapshot import Change
+from trackline.core.names import check_name
 
 SPECVERSION = "1.0"
 SEQUENCE_WIDTH = 20  # zero-padded so string order is numeric order (up to 10^20 - 1)
@@ -39,6 +40,11 @@ class Source:
     name: str = "fakestore"
     entity: str = "carts"
     connector: str = "fakestore"
+
+    def __post_init__(self) -> None:
+        # The name and entity become the dead-letter file's name under the home.
+        check_name(self.name, "CDC source name (--name)")
+        check_name(self.entity, "CDC entity")
 
     @property
     def uri(self) -> str:

@@ -60,10 +60,10 @@ def carts(
     from trackline.sources.fakestore import FakeStore
     from trackline.state import open_state
 
+    source = Source(name=name)  # checked before anything is created under the home
     settings = state(ctx).settings()
-    settings.ensure_home()
     base = _base_url(url or settings.fakestore_api_url)
-    source = Source(name=name)
+    settings.ensure_home()
     stop = threading.Event()
     store = open_state(settings)
     bus = open_bus(bus_uri, settings)

@@ -21,6 +21,7 @@ from trackline.cli import (
     generate,
     groups,
     ingest,
+    keys,
     query,
     report,
     runs,
@@ -93,6 +94,7 @@ query.register(app)
 generate.register(app)
 demo.register(app)
 users.register(app)
+keys.register(app)
 sessions.register(app)
 groups.register(app)
 connectors.register(app)

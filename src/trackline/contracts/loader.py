@@ -29,6 +29,7 @@ from trackline.contracts.spec import (
     parse_partition,
 )
 from trackline.core.dialect import ident
+from trackline.core.names import check_name
 from trackline.errors import ContractError, UnknownDatasetError
 
 Path_ = tuple[str | int, ...]
@@ -363,6 +364,7 @@ class ContractRegistry:
         return [self._contracts[n] for n in self.names()]
 
     def get(self, name: str) -> Contract:
+        check_name(name, "dataset")
         try:
             return self._contracts[name]
         except KeyError:

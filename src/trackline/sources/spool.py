@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from trackline.config import Settings
+from trackline.core.names import check_name
 
 
 def spool_root(settings: Settings) -> Path:
@@ -39,6 +40,7 @@ class Batch:
 
     @classmethod
     def create(cls, settings: Settings, provider: str, user_id: str) -> Batch:
+        check_name(provider, "spool provider")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = spool_root(settings) / provider / _safe(user_id) / f"{stamp}-{uuid.uuid4().hex[:8]}"
         path.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,7 @@ class Batch:
         self._append(dataset, text + "\n", 1)
 
     def _append(self, dataset: str, text: str, n: int) -> None:
+        check_name(dataset, "spool dataset")  # it becomes `<dataset>.ndjson` in the batch
         with self._lock:
             fh = self._files.get(dataset)
             if fh is None:
@@ -90,6 +93,7 @@ class Batch:
         return {p.stem: p for p in sorted(self.path.glob("*.ndjson"))}
 
     def done(self, dataset: str) -> None:
+        check_name(dataset, "spool dataset")
         (self.path / f"{dataset}.ndjson").unlink(missing_ok=True)
         if not self.files():
             shutil.rmtree(self.path, ignore_errors=True)

@@ -24,6 +24,10 @@ class SecretKeyError(TracklineError):
     """The secret key is malformed, or differs from the key the tokens were encrypted with."""
 
 
+class TokenBindingError(SecretKeyError):
+    """A stored token was encrypted for another user or provider (its row was swapped)."""
+
+
 class UnknownUserError(UsageError):
     """No user has the given id."""
 

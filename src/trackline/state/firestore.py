@@ -32,7 +32,7 @@ from trackline.state.base import (
     require_extra,
     utcnow,
 )
-from trackline.state.crypto import LazyCipher
+from trackline.state.crypto import LazyCipher, seal, unseal
 from trackline.state.errors import (
     SessionTransitionError,
     StateError,
@@ -169,7 +169,7 @@ class FirestoreStore:
         if not token:
             raise UsageError(f"an empty {provider} refresh token cannot be stored")
         entry = {
-            "ciphertext": self.cipher.encrypt(token),
+            "ciphertext": self.cipher.encrypt(seal(user_id, provider, token)),
             "status": "connected",
             "reason": None,
             "updated_at": self._now(),
@@ -184,9 +184,10 @@ class FirestoreStore:
         ciphertext = entry.get("ciphertext")
         if not ciphertext:
             return None
-        return self.cipher.decrypt(
+        plain = self.cipher.decrypt(
             ciphertext, what=f"the {provider} refresh token of user {user_id!r}"
         )
+        return unseal(plain, user_id, provider)[0]
 
     def mark_needs_reauth(self, user_id: str, provider: str, reason: str) -> None:
         check_provider(provider)

@@ -5,7 +5,7 @@ cursors and documents here; sessions in `sql_sessions`, the plumbing in `sql_bas
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from trackline.state.base import (
     check_provider,
     check_user_id,
 )
+from trackline.state.crypto import seal, unseal
 from trackline.state.errors import UnknownUserError
 from trackline.state.sql_base import Cipher, SQLBase, Tx, marks
 from trackline.state.sql_sessions import SQLSessions
@@ -142,7 +143,8 @@ class SQLStore(SQLSessions):
     def set_refresh_token(self, user_id: str, provider: str, token: str) -> None:
         if not token:
             raise UsageError(f"an empty {provider} refresh token cannot be stored")
-        self._set_token_row(user_id, provider, self.cipher.encrypt(token), "connected", None)
+        ciphertext = self.cipher.encrypt(seal(user_id, provider, token))
+        self._set_token_row(user_id, provider, ciphertext, "connected", None)
         log.info("token.stored user_id=%s provider=%s", user_id, provider)
 
     def get_refresh_token(self, user_id: str, provider: str) -> str | None:
@@ -153,7 +155,24 @@ class SQLStore(SQLSessions):
             )
         if row is None or row[0] is None:
             return None
-        return self.cipher.decrypt(row[0], what=f"the {provider} refresh token of user {user_id!r}")
+        what = f"the {provider} refresh token of user {user_id!r}"
+        plain = self.cipher.decrypt(row[0], what=what)
+        return unseal(plain, user_id, provider)[0]
+
+    def rewrap_tokens(self, rewrap: Callable[[str, str, str], str]) -> int:
+        """Replace every stored ciphertext with `rewrap(user_id, provider, ciphertext)` in one
+        transaction (`trackline keys rotate`): all tokens move to the new key, or none do."""
+        with self._tx() as tx:
+            rows = tx.all(
+                "SELECT user_id, provider, ciphertext FROM tokens WHERE ciphertext IS NOT NULL "
+                f"ORDER BY user_id, provider{self.for_update}"
+            )
+            for user_id, provider, ciphertext in rows:
+                tx.exec(
+                    "UPDATE tokens SET ciphertext = ? WHERE user_id = ? AND provider = ?",
+                    [rewrap(user_id, provider, ciphertext), user_id, provider],
+                )
+        return len(rows)
 
     def mark_needs_reauth(self, user_id: str, provider: str, reason: str) -> None:
         self._set_token_row(user_id, provider, None, "needs_reauth", reason)

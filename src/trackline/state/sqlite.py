@@ -7,6 +7,7 @@ with another). A busy timeout makes concurrent writers wait instead of failing.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,19 @@ def path_from_uri(uri: str) -> Path:
     return Path(uri[len(prefix) :].split("?", 1)[0])
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (its folder 0700 when new) before SQLite opens it: it holds
+    the encrypted tokens, and SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)
+
+
 class SQLiteStore(SQLStore):
     scheme = "sqlite"
 
@@ -59,7 +73,7 @@ class SQLiteStore(SQLStore):
         self.path = path
         self._lock = threading.RLock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             self._con = sqlite3.connect(
                 str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
