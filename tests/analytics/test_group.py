@@ -82,11 +82,23 @@ def test_named_groups_resolve_to_members(small_group: Settings) -> None:
         resolve(small_group, None, None)
 
 
-def test_unknown_member_gets_an_empty_profile(small_group: Settings) -> None:
+def test_a_registered_member_without_plays_gets_an_empty_profile(small_group: Settings) -> None:
+    from trackline.state import open_state
+
+    store = open_state(small_group)
+    try:
+        store.add_user("zed")
+    finally:
+        store.close()
     report = analyse_group(small_group, ["ana", "zed"])
     assert report["per_member"]["zed"] == {"plays": 0, "top_tracks": [], "top_artists": []}
     pair = report["overlap"][0]
     assert (pair["shared_tracks"], pair["track_jaccard"]) == (0, 0)
+
+
+def test_a_member_nothing_knows_is_a_usage_error(small_group: Settings) -> None:
+    with pytest.raises(UsageError, match=r"'nobody'.*users list"):
+        analyse_group(small_group, ["ana", "nobody"])
 
 
 def test_state_store_groups_and_sessions_resolve_and_sync(tmp_path: Path) -> None:

@@ -147,8 +147,11 @@ def group_report(
 
 def analyse_group(settings: Settings, users: Sequence[str], *, top_n: int = 10) -> dict[str, Any]:
     """Open the warehouse read-only and build the report."""
+    from trackline.analytics.members import require_known
+
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
+        require_known(settings, wh.con, users)
         return group_report(wh.con, users, top_n=top_n)
     finally:
         wh.close()

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from trackline.config import Settings
 from trackline.errors import UsageError
 from trackline.state import open_state
 from trackline.state.groups import list_groups
 from trackline.warehouse.duckdb import GROUPS_DDL, DuckDBWarehouse
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +108,34 @@ def resolve(settings: Settings, group: str | None, users: Sequence[str] | None) 
     if group:
         return members(settings, group)
     raise UsageError("name a group with --group G or its members with --user U (repeatable)")
+
+
+def require_known(settings: Settings, con: duckdb.DuckDBPyConnection, users: Sequence[str]) -> None:
+    """Refuse (exit 2) a user id that nothing knows: no listening in the warehouse, in no group
+    there and not in the state store's users, so a typo is not answered with an empty report."""
+    from trackline.analytics.plays import activity_sql
+
+    wanted = sorted(set(users))
+    among = "user_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+    sql = f"SELECT DISTINCT user_id FROM ({activity_sql(con)}) WHERE {among}"
+    seen = {str(r[0]) for r in con.execute(sql, [wanted]).fetchall()}
+    groups = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'meta' AND table_name = 'groups'"
+    ).fetchone()
+    if groups and groups[0]:
+        rows = con.execute(f"SELECT DISTINCT user_id FROM meta.groups WHERE {among}", [wanted])
+        seen |= {str(r[0]) for r in rows.fetchall()}
+    missing = [u for u in wanted if u not in seen]
+    if missing:
+        store = open_state(settings)
+        try:
+            missing = [u for u in missing if store.get_user(u) is None]
+        finally:
+            store.close()
+    if missing:
+        raise UsageError(
+            f"no user {', '.join(map(repr, missing))}: no listening in the warehouse and not "
+            "in `trackline users list`; list the ids with `trackline users list` or "
+            '`trackline query "SELECT DISTINCT user_id FROM listens"`'
+        )

@@ -87,6 +87,51 @@ class KeyValueFormatter(logging.Formatter):
         return f"{ts} {record.levelname.lower()} {record.name} {record.getMessage()}"
 
 
+#: Retry lines of a call that fails in the end only repeat what its one error line says (what,
+#: for how long, what to do next); --debug shows each.
+RETRY_EVENTS = ("bus.retry ", "http.retry ")
+
+
+class RetryFilter(logging.Filter):
+    def __init__(self, show: bool) -> None:
+        super().__init__()
+        self.show = show
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.show or not record.getMessage().startswith(RETRY_EVENTS)
+
+
+_retries = RetryFilter(show=False)
+_root: list[logging.Handler] = []  # the handler this module put on the root logger
+
+
+def one_line(text: str) -> str:
+    """A message on one line: library errors (psycopg's, for one) span several."""
+    return " ".join(text.split())
+
+
+def fail(exc: BaseException, *, debug: bool, json_output: bool) -> int:
+    """Report an error that ends the command: one line on stderr (a traceback only with
+    --debug) and, for a --json call, one JSON object with `error` on stdout. Returns the
+    exit code: 2 for an unusable call, 1 for a failure."""
+    from trackline.errors import TracklineError
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, TracklineError):
+        code, message = exc.exit_code, one_line(str(exc))
+    else:
+        code = 1
+        message = one_line(f"unexpected {type(exc).__name__}: {exc}")
+        message += " (rerun with --debug for the traceback)"
+    err.print(f"error: {message}", markup=False)
+    if json_output:
+        print_json({"error": message, "exit_code": code})
+    return code
+
+
 def setup_logging(debug: bool, quiet: bool) -> None:
     from trackline.core.http.redact import RedactingFilter
     from trackline.core.logctx import ContextFilter
@@ -97,6 +142,15 @@ def setup_logging(debug: bool, quiet: bool) -> None:
     handler.setFormatter(KeyValueFormatter())
     handler.addFilter(RedactingFilter())  # no secret in any log line
     handler.addFilter(ContextFilter())
+    _retries.show = debug
+    handler.addFilter(_retries)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
+    # Libraries' own logs (nats prints a traceback per failed connect) only with --debug: the
+    # error that ends the command says it in one line.
+    root = logging.getLogger()
+    for mine in _root:
+        root.removeHandler(mine)
+    _root[:] = [handler if debug else logging.NullHandler()]
+    root.addHandler(_root[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,19 +24,33 @@ def fetch(
         list[str] | None,
         typer.Option("--user", "-u", help="Only these users (repeat); default: all connected."),
     ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Exit 0 when some of a user's endpoints failed but others were fetched.",
+        ),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Fetch connected users' data from an API into the lake and the warehouse."""
+    """Fetch connected users' data from an API into the lake and the warehouse.
+
+    Exits 1 when any user's fetch failed, an endpoint's included (status `partial`, unless
+    --allow-partial) or all of them (status `error`).
+    """
     from trackline.pipelines.fetch import fetch_users
 
+    if not state(ctx).debug:  # the table below says per user what its log line would
+        logging.getLogger("trackline.pipelines.fetch").setLevel(logging.WARNING)
     settings = state(ctx).settings()
-    summary = fetch_users(settings, provider, user or None)
+    summary = fetch_users(settings, provider, user or None, allow_partial=allow_partial)
     if json_:
         print_json(summary.as_dict())
     else:
         print_results(summary.results)
         out.print(
             f"{len(summary.results)} users in {summary.seconds:.1f}s, "
+            f"{len(summary.failed)} failed, "
             f"{summary.http['requests']} requests, {summary.http['retries']} retries",
             markup=False,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -32,8 +31,7 @@ from trackline.cli import (
 )
 from trackline.cli import model as model_cli
 from trackline.cli import recommend as recommend_cli
-from trackline.cli.common import State, err, setup_logging
-from trackline.errors import TracklineError
+from trackline.cli.common import State, err, fail, setup_logging
 
 app = typer.Typer(
     name="trackline",
@@ -117,22 +115,11 @@ def run() -> None:
     debug = "--debug" in sys.argv or os.environ.get("TRACKLINE_DEBUG") == "1"
     try:
         app()
-    except TracklineError as exc:
-        if debug:
-            traceback.print_exc()
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        err.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-            markup=False,
-        )
-        sys.exit(1)
+    except Exception as exc:  # TracklineError: its own code; anything else: 1
+        sys.exit(fail(exc, debug=debug, json_output="--json" in sys.argv))
 
 
 if __name__ == "__main__":

@@ -170,6 +170,8 @@ def feedback(
             found = session_feedback(wh, session_id)
         finally:
             wh.close()
+    if not found["totals"]["events"]:
+        _require_session(ctx, session_id)
     if json_:
         print_json(found)
         return
@@ -191,6 +193,18 @@ def feedback(
                 str(r[key]), str(r["likes"]), str(r["skips"]), str(r["dislikes"]), str(r["events"])
             )
         out.print(table)
+
+
+def _require_session(ctx: typer.Context, session_id: str) -> None:
+    """No feedback and no such session is a typo (exit 2), not an empty session."""
+    from trackline.state.errors import UnknownSessionError
+
+    with store_for(ctx) as (_, store):
+        known = store.get_session(session_id) is not None
+    if not known:
+        raise UnknownSessionError(
+            f"no session {session_id!r}; see `trackline sessions list` for the ids"
+        )
 
 
 def register(app: typer.Typer) -> None:

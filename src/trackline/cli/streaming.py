@@ -148,7 +148,7 @@ def tail(
     ] = False,
 ) -> None:
     """Print a topic's messages as they arrive (a private group: other consumers unaffected)."""
-    from trackline.bus.base import open_bus
+    from trackline.bus.base import BusError, open_bus
 
     settings = state(ctx).settings()
     bus = open_bus(bus_uri, settings)
@@ -156,6 +156,7 @@ def tail(
     seen = 0
     idle_since = time.monotonic()
     start: Start = "earliest" if from_beginning else "latest"
+    reachable = True
     try:
         while max_messages is None or seen < max_messages:
             want = 500 if max_messages is None else min(500, max_messages - seen)
@@ -185,9 +186,13 @@ def tail(
             seen += len(got)
     except KeyboardInterrupt:
         pass
+    except BusError:
+        reachable = False  # the bus gave up already: removing the group would wait again
+        raise
     finally:
         try:
-            bus.delete_group(topic, group)
+            if reachable:
+                bus.delete_group(topic, group)
         finally:
             bus.close()
 

@@ -70,7 +70,7 @@ def _classify(r: UserFetchResult) -> tuple[str, str]:
         return "needs_reauth", _reauth(r.provider, r.user_id, r.error or "token refused")
     if r.status == "rate_limited":
         return "rate_limited", f"{r.provider}: {r.error}"
-    if r.status == "partial" and fetched == 0:
+    if r.status in ("partial", "error") and fetched == 0:
         return "api_unavailable", f"{r.provider}: {r.error}"
     if r.status == "failed" and OUTAGE_HINT in (r.error or ""):
         return "api_unavailable", f"{r.provider}: {r.error}"

@@ -67,6 +67,7 @@ class FetchContext:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)  # committed once the batch is sealed
+    endpoints: int = 0  # endpoints tried, to tell "some failed" from "all failed"
 
     def emit(self, dataset: str, records: list[dict[str, Any]]) -> None:
         if records:
@@ -83,6 +84,7 @@ class FetchContext:
         """One endpoint's work: a response that is not JSON becomes a rejected record; any
         other API failure is noted and the run goes on with the next endpoint; a failure
         that concerns the whole user (re-auth, quota) ends the run."""
+        self.endpoints += 1
         try:
             yield
         except FATAL:
@@ -98,7 +100,9 @@ class FetchContext:
 class UserFetchResult:
     provider: str
     user_id: str
-    status: str = "ok"  # ok | partial | spooled | needs_reauth | rate_limited | failed | skipped
+    # ok | partial (some endpoints failed) | error (every endpoint failed) | spooled |
+    # needs_reauth | rate_limited | failed | skipped
+    status: str = "ok"
     fetched: dict[str, int] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
@@ -161,7 +165,9 @@ def fetch_user(
         result.fetched = dict(batch.counts)
         result.notes += ctx.notes
         if ctx.errors and result.status == "ok":
-            result.status = "partial"
+            # every endpoint failed: nothing was fetched, so this is no partial success
+            every = len(ctx.errors) >= ctx.endpoints
+            result.status = "error" if every else "partial"
             result.error = "; ".join(ctx.errors)
         if ingest:
             ingest_batch(settings, batch, result)
@@ -235,10 +241,13 @@ class FetchSummary:
     results: list[UserFetchResult]
     seconds: float
     http: dict[str, Any]
+    allow_partial: bool = False  # `--allow-partial`: some endpoints failing is not a failure
 
     @property
     def failed(self) -> list[UserFetchResult]:
-        return [r for r in self.results if r.status not in ("ok", "partial")]
+        """Users whose fetch did not fully succeed; `partial` is a failure unless allowed."""
+        good = ("ok", "partial") if self.allow_partial else ("ok",)
+        return [r for r in self.results if r.status not in good]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -246,6 +255,8 @@ class FetchSummary:
             "users": [r.as_dict() for r in self.results],
             "ok": sum(1 for r in self.results if r.status == "ok"),
             "failed": len(self.failed),
+            "partial": sum(1 for r in self.results if r.status == "partial"),
+            "allow_partial": self.allow_partial,
             "seconds": round(self.seconds, 3),
             "http": self.http,
         }
@@ -260,8 +271,10 @@ def fetch_users(
     http: HttpClient | None = None,
     ingest: bool = True,
     on_result: Callable[[UserFetchResult], None] | None = None,
+    allow_partial: bool = False,
 ) -> FetchSummary:
-    """Fetch many users in parallel (`fetch_user_concurrency` at once)."""
+    """Fetch many users in parallel (`fetch_user_concurrency` at once); with `allow_partial`
+    a user whose endpoints failed only in part does not count as failed."""
     mod = connector(provider)
     start = time.perf_counter()
     own_http = http is None
@@ -274,6 +287,8 @@ def fetch_users(
             users = [ACCOUNTLESS_USER]
         elif user_ids:
             users = list(dict.fromkeys(user_ids))
+            if store is not None:
+                _check_known(store, users)
         else:
             assert store is not None
             users = []
@@ -307,12 +322,23 @@ def fetch_users(
             thread_name_prefix="trackline-fetch",
         ) as pool:
             results += list(pool.map(one, users))
-        return FetchSummary(provider, results, time.perf_counter() - start, client.stats.as_dict())
+        seconds = time.perf_counter() - start
+        return FetchSummary(provider, results, seconds, client.stats.as_dict(), allow_partial)
     finally:
         if own_http:
             client.close()
         if own_state and store is not None:
             store.close()
+
+
+def _check_known(store: ConnectorState, users: list[str]) -> None:
+    """An unknown --user is an unusable call (exit 2), not a user whose fetch failed."""
+    known = {u.user_id for u in store.list_users()}
+    unknown = [u for u in users if u not in known]
+    if unknown:
+        raise UsageError(
+            f"no user {', '.join(map(repr, unknown))}; see `trackline users list` for the ids"
+        )
 
 
 def flush_spool(settings: Settings) -> list[UserFetchResult]:

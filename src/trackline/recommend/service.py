@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import duckdb
 
+from trackline.analytics.members import require_known
 from trackline.analytics.plays import activity_sql
 from trackline.config import Settings
 from trackline.errors import UsageError
@@ -55,6 +56,7 @@ def recommend(
     recommender = base.get(method, seed)
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
+        require_known(settings, wh.con, users)
         prepare(wh.con)
         return _names(wh.con, recommender.recommend(wh.con, users, n))
     finally:
