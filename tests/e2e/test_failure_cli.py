@@ -129,6 +129,12 @@ DEAD = [
     pytest.param(("users", "list"), PG, "state store", id="pg-users"),
     pytest.param(("groups", "list"), PG, "state store", id="pg-groups"),
     pytest.param(("sessions", "create", "--user", "a"), PG, "state store", id="pg-create"),
+    pytest.param(
+        ("cdc", "carts", "--once"),
+        {"TRACKLINE_FAKESTORE_API_URL": f"{DEAD_API}/fakestore"},
+        "connection error",
+        id="api-cdc",
+    ),
 ]
 
 
@@ -141,7 +147,7 @@ def test_a_dead_server_is_one_line_and_exit_1(
     assert took < 90  # NATS's connect timeout is the longest (15 s); loaded machines are slow
 
 
-@pytest.mark.parametrize(("args", "env", "word"), [DEAD[1], DEAD[3]])
+@pytest.mark.parametrize(("args", "env", "word"), [DEAD[1], DEAD[3], DEAD[-1]])
 def test_a_dead_server_under_json_prints_one_json_error(
     cli: CLI, args: tuple[str, ...], env: dict[str, str], word: str
 ) -> None:
