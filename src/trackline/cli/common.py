@@ -6,10 +6,15 @@ not pay for pydantic, rich or the HTTP client. Each is loaded when a command fir
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
+import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,9 +79,54 @@ err = LazyConsole(stderr=True)
 
 
 def print_json(obj: Any) -> None:
-    """One JSON document on stdout (scripts parse it; nothing else goes to stdout)."""
-    sys.stdout.write(json.dumps(obj, default=str, sort_keys=False) + "\n")
+    """One JSON document on stdout (scripts parse it; nothing else goes to stdout): strict JSON
+    with every timestamp as RFC 3339 in UTC with `Z` (see `jsonable`)."""
+    sys.stdout.write(dumps(jsonable(obj, stamps=True)) + "\n")
     sys.stdout.flush()
+
+
+def dumps(doc: Any) -> str:
+    """One line of strict JSON (no NaN or Infinity) from what `jsonable` returned."""
+    return json.dumps(doc, allow_nan=False, sort_keys=False)
+
+
+#: A timestamp written as text with an offset (`isoformat()` of an aware datetime, or str()).
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+
+
+def jsonable(value: Any, *, stamps: bool = False) -> Any:
+    """The one `--json` encoder: NaN and infinities -> null, bytes -> base64 text, datetimes ->
+    RFC 3339 in UTC with `Z` (naive ones are UTC: trackline's clocks are), decimals with a scale,
+    intervals, UUIDs, paths... -> text. With `stamps`, text that is a timestamp with an offset
+    is rewritten the same way (trackline's own records keep `isoformat()` text); `query` leaves
+    its data's text as it is."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        if stamps and _STAMP.fullmatch(value):
+            return jsonable(datetime.fromisoformat(value))
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):  # exact: HUGEINT (sum of integers) a number, DECIMAL text
+        return int(value) if value.as_tuple().exponent == 0 else str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    months = getattr(value, "months", None)
+    if isinstance(months, int):  # an INTERVAL (Arrow's month-day-nano, a tuple): ISO 8601
+        seconds = value.nanoseconds / 1e9
+        return f"P{months}M{value.days}DT{seconds:g}S"
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, stamps=stamps) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v, stamps=stamps) for v in value]
+    return str(value)
 
 
 class KeyValueFormatter(logging.Formatter):

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 import sys
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from trackline.cli.common import out, state
+from trackline.cli.common import dumps, jsonable, out, state
 
 
 def query(
@@ -40,8 +35,9 @@ def query(
             f"query failed: a value cannot be shown ({exc}); cast that column to VARCHAR"
         ) from None
     if json_:
+        # The shared encoder; the data's own text is left as it is (no timestamp rewriting).
         doc = [{k: jsonable(v) for k, v in row.items()} for row in rows]
-        sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")  # strict JSON, or fail
+        sys.stdout.write(dumps(doc) + "\n")
         sys.stdout.flush()
         return
     from rich.table import Table
@@ -52,35 +48,6 @@ def query(
     out.print(table)
     if result.num_rows > limit:
         out.print(f"... {result.num_rows - limit} more rows (use --limit or --json)")
-
-
-def jsonable(value: Any) -> Any:
-    """A query value as strict JSON: NaN and infinities -> null, bytes -> base64 text,
-    timestamps -> RFC 3339 in UTC with `Z` (the warehouse's clock is UTC), and the rest of
-    DuckDB's types (decimals with a scale, intervals, UUIDs...) -> their text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):  # exact: HUGEINT (sum of integers) a number, DECIMAL text
-        return int(value) if value.as_tuple().exponent == 0 else str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat() + "Z"
-    if isinstance(value, date | time):
-        return value.isoformat()
-    months = getattr(value, "months", None)
-    if isinstance(months, int):  # an INTERVAL (Arrow's month-day-nano, a tuple): ISO 8601
-        seconds = value.nanoseconds / 1e9
-        return f"P{months}M{value.days}DT{seconds:g}S"
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 def register(app: typer.Typer) -> None:

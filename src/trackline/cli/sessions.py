@@ -38,7 +38,7 @@ def create(
     with store_for(ctx) as (settings, store):
         session = sessions.create_session(settings, store, list(user or []), list(group_ or []))
     if json_:
-        print_json(session.to_dict())
+        print_json(_json(session))
         return
     out.print(
         f"session {session.session_id} created ({session.status}) for "
@@ -61,7 +61,7 @@ def list_sessions(
     with store_for(ctx) as (_, store):
         found = store.list_sessions(status, limit=limit)
     if json_:
-        print_json([s.to_dict() for s in found])
+        print_json([_json(s) for s in found])
         return
     if not found:
         out.print("no sessions yet: try `trackline sessions create --user ID`", markup=False)
@@ -100,6 +100,15 @@ def _render(s: Session) -> None:
     p("timeline:")
     for at, line in _timeline(s):
         p(f"  {when(at)} {line}".rstrip(), markup=False)
+
+
+def _json(session: Session) -> dict[str, Any]:
+    """A session's `--json` shape: outcomes kept before `valid` was named (#24) get it too."""
+    doc = session.to_dict()
+    for outcome in doc.get("outcomes", {}).values():
+        if isinstance(outcome, dict) and "added" in outcome:
+            outcome.setdefault("valid", outcome["added"])
+    return doc
 
 
 def _outcome(outcome: dict[str, Any]) -> str:
@@ -144,7 +153,7 @@ def show(
             f"no session {session_id!r}; see `trackline sessions list` for the ids"
         )
     if json_:
-        print_json(found.to_dict())
+        print_json(_json(found))
         return
     _render(found)
 

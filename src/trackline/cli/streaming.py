@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from trackline.cli.common import err, out, print_json, state
+from trackline.cli.common import err, jsonable, out, print_json, state
 from trackline.errors import UsageError
 from trackline.stream.events import DEFAULT_TYPES, EVENT_TYPES, parse_types
 
@@ -173,9 +173,12 @@ def tail(
                         data: object = json.loads(text)
                     except ValueError:
                         data = text  # not JSON: printed as the string it is
+                    # One JSON Lines record, strict (a NaN in the data is null), via the shared
+                    # encoder; the data's own text is left as it is.
                     line = json.dumps(
-                        {"id": m.id, "attributes": m.attributes, "data": data},
+                        jsonable({"id": m.id, "attributes": m.attributes, "data": data}),
                         ensure_ascii=False,
+                        allow_nan=False,
                     )
                 else:
                     attrs = " ".join(f"{k}={v}" for k, v in m.attributes.items())

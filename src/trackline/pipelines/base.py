@@ -54,6 +54,7 @@ class UserOutcome:
             "message": self.message,
             "runs": self.runs,
             "added": self.added,
+            "valid": self.added,  # the name ingest and stream use (#24); `added` kept
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "requests": self.requests,

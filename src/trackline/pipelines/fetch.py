@@ -123,6 +123,7 @@ class UserFetchResult:
             "status": self.status,
             "fetched": self.fetched,
             "added": self.added,
+            "valid": self.added,  # the name ingest and stream use (#24); `added` kept
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "rejected_by_reason": self.rejected_by_reason,
