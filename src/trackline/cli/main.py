@@ -31,7 +31,7 @@ from trackline.cli import (
 )
 from trackline.cli import model as model_cli
 from trackline.cli import recommend as recommend_cli
-from trackline.cli.common import State, err, fail, setup_logging
+from trackline.cli.common import State, err, fail, one_line, print_json, setup_logging
 
 app = typer.Typer(
     name="trackline",
@@ -113,13 +113,35 @@ def run() -> None:
     raises on purpose is printed here as one line, with a traceback only under --debug.
     """
     debug = "--debug" in sys.argv or os.environ.get("TRACKLINE_DEBUG") == "1"
+    json_output = "--json" in sys.argv[1:]
     try:
+        if json_output:
+            sys.exit(_run_json())
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # TracklineError: its own code; anything else: 1
-        sys.exit(fail(exc, debug=debug, json_output="--json" in sys.argv))
+        sys.exit(fail(exc, debug=debug, json_output=json_output))
+
+
+def _run_json() -> int:
+    """A --json call: a usage error typer/click finds (a missing argument, a bad option value)
+    is also one `{error, exit_code}` object on stdout, its message one line on stderr."""
+    from typer import _click
+
+    try:
+        code = app(standalone_mode=False)
+    except _click.exceptions.ClickException as exc:
+        where = getattr(getattr(exc, "ctx", None), "command_path", "trackline")
+        message = one_line(f"{exc.format_message()} (see {where} --help)")
+        err.print(f"error: {message}", markup=False)
+        print_json({"error": message, "exit_code": exc.exit_code})
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 1
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
