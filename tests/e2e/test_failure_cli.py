@@ -125,6 +125,18 @@ DEAD = [
     pytest.param(("publish", "-n", "1", "--bus", "nats://127.0.0.1:1"), {}, "NATS", id="nats"),
     pytest.param(("publish", "-n", "1", "--bus", "redis://127.0.0.1:1"), {}, "redis", id="redis"),
     pytest.param(("tail", "events", "--bus", "redis://127.0.0.1:1"), {}, "redis", id="tail"),
+    pytest.param(
+        ("stream", "--bus", "redis://127.0.0.1:1", "--idle-exit", "1"),
+        {"TRACKLINE_BUS_RETRY_SECONDS": "2"},
+        "redis",
+        id="stream",
+    ),
+    pytest.param(
+        ("serve", "worker", "--port", "1"),
+        {**PG, "TRACKLINE_WORKER_TOKEN": "t0ken"},
+        "state store",
+        id="pg-worker",
+    ),
     pytest.param(("sessions", "list"), PG, "state store", id="pg-sessions"),
     pytest.param(("users", "list"), PG, "state store", id="pg-users"),
     pytest.param(("groups", "list"), PG, "state store", id="pg-groups"),
@@ -147,7 +159,7 @@ def test_a_dead_server_is_one_line_and_exit_1(
     assert took < 90  # NATS's connect timeout is the longest (15 s); loaded machines are slow
 
 
-@pytest.mark.parametrize(("args", "env", "word"), [DEAD[1], DEAD[3], DEAD[-1]])
+@pytest.mark.parametrize(("args", "env", "word"), [DEAD[1], DEAD[5], DEAD[-1]])
 def test_a_dead_server_under_json_prints_one_json_error(
     cli: CLI, args: tuple[str, ...], env: dict[str, str], word: str
 ) -> None:

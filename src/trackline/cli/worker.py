@@ -31,10 +31,20 @@ def serve_worker(
         ) from None
     import uvicorn
 
-    app = create_app(settings)  # checks the auth configuration before listening
-    out.print(f"worker listening on http://{host}:{port} (POST /pubsub/push)", markup=False)
-    # No `server:` header: an unauthenticated caller learns nothing about what runs here.
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    from trackline.state import open_state
+    from trackline.web.auth import from_settings
+
+    auth = from_settings(settings)  # no listening without authentication configured (exit 2)
+    # The state store opens before listening: an unreachable one is one line and exit 1, not
+    # a failed start-up inside the server.
+    store = open_state(settings)
+    try:
+        app = create_app(settings, store=store, authenticator=auth)
+        out.print(f"worker listening on http://{host}:{port} (POST /pubsub/push)", markup=False)
+        # No `server:` header: an unauthenticated caller learns nothing about what runs here.
+        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    finally:
+        store.close()
 
 
 def worker(

@@ -91,13 +91,7 @@ class StreamProcessor:
     # Loop --------------------------------------------------------------------------------
     def run(self, *, max_events: int | None = None, idle_exit: float | None = None) -> StreamStats:
         """Process until stopped, `max_events` processed, or idle for `idle_exit` seconds."""
-        log.info(
-            "stream.start topic=%s group=%s bus=%s instance=%s",
-            self.topic,
-            self.group,
-            redact(getattr(self.bus, "uri", self.bus.scheme + "://")),
-            self.instance,
-        )
+        announced = False
         idle_since = time.monotonic()
         last_progress = time.monotonic()
         # A batch allocates a few objects per message, all alive until it is acked. With the
@@ -120,6 +114,9 @@ class StreamProcessor:
                     batch, ahead = ahead.result(), None
                 else:
                     batch = self._fill(limit)
+                    if not announced:  # only once the bus answered: a dead one is one line
+                        self._announce()
+                        announced = True
                 if not batch:
                     self.sink.release()  # idle: let `trackline query` in
                     if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
@@ -153,6 +150,15 @@ class StreamProcessor:
         self.stats.lag = self.bus.lag(self.topic, self.group)
         self._progress("stream.done")
         return self.stats
+
+    def _announce(self) -> None:
+        log.info(
+            "stream.start topic=%s group=%s bus=%s instance=%s",
+            self.topic,
+            self.group,
+            redact(getattr(self.bus, "uri", self.bus.scheme + "://")),
+            self.instance,
+        )
 
     def _end(self, error: Exception | None) -> None:
         """Close the run's record: done (an interrupt is a stop too) or failed. A run that
