@@ -172,3 +172,9 @@ def test_a_dead_server_under_json_prints_one_json_error(
 def test_debug_shows_the_traceback(cli: CLI) -> None:
     r, _ = timed(cli, "--debug", "sessions", "list", env=PG)
     assert r.code == 1 and "Traceback" in r.err
+
+
+def test_a_bus_uri_with_an_option_redis_does_not_take_is_an_unusable_call(cli: CLI) -> None:
+    r, _ = timed(cli, "publish", "-n", "1", "--bus", "redis://:s3cr3t@127.0.0.1:1/0?token=abc")
+    assert_one_line(r, 2, "token")
+    assert "s3cr3t" not in r.err and "abc" not in r.err

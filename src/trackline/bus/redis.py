@@ -28,7 +28,7 @@ from trackline.bus.base import (
     retrying,
 )
 from trackline.config import Settings
-from trackline.errors import ConfigError
+from trackline.errors import ConfigError, UsageError
 
 try:
     import redis as _redis
@@ -56,6 +56,14 @@ class RedisBus(Publishing):
         self.uri = uri
         self.options = options
         self.client: Any = _redis.Redis.from_url(uri, socket_timeout=30, socket_connect_timeout=5)
+        pool: Any = self.client.connection_pool
+        try:  # redis-py passes the URI's query on as arguments: check them now, not mid-run
+            pool.release(pool.make_connection())
+        except (TypeError, ValueError) as exc:
+            raise UsageError(
+                f"the bus URI {redact(uri)} has a query option redis does not take ({exc}); "
+                "see redis-py's from_url for the options it knows"
+            ) from None
         self.consumer = f"c-{uuid.uuid4().hex[:12]}"
         self._groups: set[tuple[str, str]] = set()
         # XAUTOCLAIM scans the pending list: run it when a lease can have expired since the

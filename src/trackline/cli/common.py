@@ -174,7 +174,10 @@ def fail(exc: BaseException, *, debug: bool, json_output: bool) -> int:
         code, message = exc.exit_code, one_line(str(exc))
     else:
         code = 1
-        message = one_line(f"unexpected {type(exc).__name__}: {exc}")
+        from trackline.core.redact import redact
+
+        # A library's message may quote a URI or a token: masked like every other output.
+        message = redact(one_line(f"unexpected {type(exc).__name__}: {exc}"))
         message += " (rerun with --debug for the traceback)"
     err.print(f"error: {message}", markup=False)
     if json_output:
