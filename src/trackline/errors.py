@@ -6,7 +6,7 @@ that derives from `TracklineError` exits 1 with its message (a traceback only wi
 
 from __future__ import annotations
 
-from trackline.core.redact import redact
+from trackline.redact import redact
 
 
 class TracklineError(Exception):

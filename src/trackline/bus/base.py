@@ -12,9 +12,9 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from trackline.config import Settings
-from trackline.core.redact import redact as redact_text
 from trackline.core.retry import Backoff
 from trackline.errors import ConfigError, TracklineError
+from trackline.redact import redact as redact_text
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def open_bus(uri: str | None, settings: Settings) -> Bus:
 
 
 def redact(uri: str) -> str:
-    """A URI safe to log (the one redaction, `trackline.core.redact`)."""
+    """A URI safe to log (the one redaction, `trackline.redact`)."""
     return redact_text(uri)
 
 

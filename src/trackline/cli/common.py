@@ -174,7 +174,7 @@ def fail(exc: BaseException, *, debug: bool, json_output: bool) -> int:
         code, message = exc.exit_code, one_line(str(exc))
     else:
         code = 1
-        from trackline.core.redact import redact
+        from trackline.redact import redact
 
         # A library's message may quote a URI or a token: masked like every other output.
         message = redact(one_line(f"unexpected {type(exc).__name__}: {exc}"))

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from trackline.core.redact import redact as redact_text
 from trackline.errors import UsageError
+from trackline.redact import redact as redact_text
 from trackline.serving import keys
 
 EVENTS = "events"
@@ -125,7 +125,7 @@ class ServingStore:
 
 
 def redact(uri: str) -> str:
-    """The URI safe for logs and output (the one redaction, `trackline.core.redact`)."""
+    """The URI safe for logs and output (the one redaction, `trackline.redact`)."""
     return redact_text(uri)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from trackline import extras
 from trackline.config import Settings
-from trackline.core.redact import redact
+from trackline.redact import redact
 from trackline.state.errors import (
     InvalidNameError,
     SessionTransitionError,
@@ -245,7 +245,7 @@ BACKENDS: dict[str, str] = {
 
 
 def redact_uri(uri: str) -> str:
-    """The URI safe to log or show (the one redaction, `trackline.core.redact`)."""
+    """The URI safe to log or show (the one redaction, `trackline.redact`)."""
     return redact(uri)
 
 

@@ -1,6 +1,6 @@
-"""Kept for imports: the redaction lives in `trackline.core.redact` (one for the whole tool)."""
+"""Kept for imports: the redaction lives in `trackline.redact` (one for the whole tool)."""
 
-from trackline.core.redact import (
+from trackline.redact import (
     MASK,
     SECRET_HEADERS,
     SECRET_KEYS,

@@ -22,8 +22,8 @@ from trackline.bus import base as bus_base
 from trackline.cli.common import setup_logging
 from trackline.config import Settings
 from trackline.core.http import redact_url
-from trackline.core.redact import RedactingFilter, redact, register_secret
 from trackline.errors import TracklineError
+from trackline.redact import RedactingFilter, redact, register_secret
 from trackline.serving import base as serving_base
 from trackline.state import StateError, open_state, redact_uri
 
@@ -92,7 +92,7 @@ TABLE = [
 ]
 
 REDACTIONS: dict[str, Callable[[str], str]] = {
-    "core.redact": redact,
+    "redact": redact,
     "core.http.redact_url": redact_url,
     "bus.redact": bus_base.redact,
     "serving.redact": serving_base.redact,
