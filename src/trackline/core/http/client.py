@@ -236,6 +236,19 @@ class HttpClient:
                 f"{origin(auth_origin)}; its access token is sent nowhere else"
             )
         safe = method.upper() in IDEMPOTENT if idempotent is None else idempotent
+
+        def attempt() -> tuple[httpx.Response, Any]:
+            try:
+                return self._send(
+                    method, url, params, data, json_body, auth, parse, allow_empty, ok_statuses
+                )
+            except _Transient as exc:
+                # Only a request that never reached the server, or a 429 (refused before
+                # acting), may be repeated when it is not idempotent.
+                if safe or exc.unsent or exc.reason.startswith("429"):
+                    raise
+                raise _Lost(exc.reason) from None
+
         while True:
             retrying = self.policy.schedule.retrying(
                 (_Transient,),
@@ -249,10 +262,7 @@ class HttpClient:
                 level=logging.INFO,
             )
             try:
-                resp, body = retrying(
-                    self._attempt, method, url, params, data, json_body, auth, parse, allow_empty,
-                    ok_statuses, safe,
-                )  # fmt: skip
+                resp, body = retrying(attempt)
             except _Lost as exc:
                 raise AnswerLostError(
                     f"{method} {shown}: no usable answer ({exc.reason}); not sent again because "
@@ -282,30 +292,6 @@ class HttpClient:
             return resp, body
 
     # Internals ---------------------------------------------------------------------------
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        data: Mapping[str, str] | None,
-        json_body: Any,
-        auth: Callable[[], Headers] | None,
-        parse: bool,
-        allow_empty: bool,
-        ok_statuses: frozenset[int],
-        safe: bool = True,
-    ) -> tuple[httpx.Response, Any]:
-        try:
-            return self._send(
-                method, url, params, data, json_body, auth, parse, allow_empty, ok_statuses
-            )
-        except _Transient as exc:
-            # Only a request that never reached the server, or a 429 (refused before acting),
-            # may be repeated when it is not idempotent.
-            if safe or exc.unsent or exc.reason.startswith("429"):
-                raise
-            raise _Lost(exc.reason) from None
-
     def _send(
         self,
         method: str,
