@@ -216,3 +216,55 @@ def test_rotated_tokens_are_encrypted_at_rest_and_reauth_users_are_skipped(
     assert files
     for token in _refresh_tokens_issued(fake):
         assert all(token.encode() not in f.read_bytes() for f in files)
+
+
+def test_one_closed_or_lost_playlist_loses_only_its_own_items(
+    fake: FakeAPI, settings: Settings, store: StateStore
+) -> None:
+    """#25 point 2: a playlist answering 403 (closed to the app) or 404 (gone) is named with
+    its reason, as permanent, and every other playlist's items are stored."""
+    connect(fake, store, "nora")
+    closed, lost, kept = fake.spotify.playlist_ids("nora")
+    fake.spotify.close_playlist(closed)
+    fake.spotify.lose_playlist(lost)
+    kept_items = len(fake.spotify.user("nora").playlists[2][2])
+    result = fetch_user(settings, "spotify", "nora", state=store)
+    assert result.status == "partial"
+    assert result.fetched["playlist_tracks"] == kept_items
+    assert result.added["playlist_tracks"] == kept_items
+    assert _count(settings, "SELECT count(*) FROM playlist_tracks") == kept_items
+    assert _count(settings, f"SELECT count(*) FROM playlist_tracks WHERE playlist_id='{kept}'")
+    by_endpoint = {f["endpoint"]: f for f in result.failures}
+    assert set(by_endpoint) == {f"playlist:{closed}", f"playlist:{lost}"}
+    refused, missing = by_endpoint[f"playlist:{closed}"], by_endpoint[f"playlist:{lost}"]
+    assert refused["http_status"] == 403 and refused["permanent"] is True
+    assert "closed to this app" in refused["reason"]
+    assert missing["http_status"] == 404 and missing["permanent"] is True
+    assert "not found" in missing["reason"]
+    names = {p[0]: p[1] for p in fake.spotify.user("nora").playlists}
+    assert refused["name"] == names[closed] and missing["name"] == names[lost]
+    assert closed in (result.error or "") and names[closed] in (result.error or "")
+    # the other datasets are untouched
+    assert result.added["listens"] == 50 and result.added["top_tracks"] == 150
+
+
+def test_a_permanent_refusal_is_told_apart_from_a_transient_failure(
+    fake: FakeAPI, settings: Settings, store: StateStore
+) -> None:
+    """A 403 on an endpoint is `partial` with the endpoint and reason, marked permanent; a 5xx
+    that outlasts the client's retries is marked transient."""
+    connect(fake, store, "omar")
+    closed = fake.spotify.playlist_ids("omar")[0]
+    fake.spotify.close_playlist(closed)
+    fake.faults.script("/spotify/v1/me/top/artists", ["500"] * 20)
+    result = fetch_user(settings, "spotify", "omar", state=store)
+    assert result.status == "partial"
+    doc = result.as_dict()
+    failures = {f["endpoint"]: f for f in doc["failures"]}
+    assert failures[f"playlist:{closed}"]["permanent"] is True
+    transient = [f for f in doc["failures"] if not f["permanent"]]
+    assert transient and all(f["endpoint"].startswith("top_artists:") for f in transient)
+    assert all(f["http_status"] is None for f in transient)
+    assert "[refused, permanent]" in (doc["error"] or "")
+    assert "[transient, try again later]" in (doc["error"] or "")
+    assert doc["added"]["playlist_tracks"] > 0 and doc["added"]["top_tracks"] == 150

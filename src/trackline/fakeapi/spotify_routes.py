@@ -66,6 +66,10 @@ class SpotifyData:
     window: int | None = 50  # plays the API can still see (Spotify: 50); None = all
     seed: int = 7
     bad_play_every: int = 0  # every Nth play has a broken played_at (a record to reject)
+    # playlist ids whose items answer 403 (closed to the app, as Spotify-owned editorial and
+    # algorithmic playlists are) or 404 (deleted); still listed in /me/playlists
+    closed_playlists: set[str] = field(default_factory=set)
+    lost_playlists: set[str] = field(default_factory=set)
     _users: dict[str, _User] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -93,6 +97,17 @@ class SpotifyData:
             tracks = list({t.id: t for t in picks}.values())
             playlists.append((pid, name, tracks))
         return _User(plays, playlists, generator.COUNTRIES.pick(rng.random))
+
+    def playlist_ids(self, user_id: str) -> list[str]:
+        return [pid for pid, _, _ in self.user(user_id).playlists]
+
+    def close_playlist(self, playlist_id: str) -> None:
+        """Its items answer 403 from now on (the app may not read it)."""
+        self.closed_playlists.add(playlist_id)
+
+    def lose_playlist(self, playlist_id: str) -> None:
+        """Its items answer 404 from now on (listed, but gone)."""
+        self.lost_playlists.add(playlist_id)
 
     def add_plays(self, user_id: str, n: int) -> None:
         """n new plays, after the latest, ending now (what a user listened to since)."""
@@ -238,6 +253,10 @@ class SpotifyAPI:
         if isinstance(user, Response):
             return user
         pid = request.path_params["pid"]
+        if pid in self.data.closed_playlists:
+            return _error(403, "Forbidden")  # the body Spotify sends (2026)
+        if pid in self.data.lost_playlists:
+            return _error(404, "Resource not found")
         found = [p for p in self.data.user(user).playlists if p[0] == pid]
         if not found:
             return _error(404, "Resource not found")

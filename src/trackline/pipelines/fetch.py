@@ -13,7 +13,7 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,6 +68,9 @@ class FetchContext:
     errors: list[str] = field(default_factory=list)
     cursors: dict[str, str] = field(default_factory=dict)  # committed once the batch is sealed
     endpoints: int = 0  # endpoints tried, to tell "some failed" from "all failed"
+    # one entry per failed endpoint or resource, as data (the `--json` "failures" list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def emit(self, dataset: str, records: list[dict[str, Any]]) -> None:
         if records:
@@ -80,11 +83,19 @@ class FetchContext:
         return self.state.get_cursor(key) if self.state is not None else None
 
     @contextmanager
-    def endpoint(self, name: str, dataset: str) -> Iterator[None]:
+    def endpoint(
+        self,
+        name: str,
+        dataset: str,
+        label: str | None = None,
+        hints: Mapping[int, str] | None = None,
+    ) -> Iterator[None]:
         """One endpoint's work: a response that is not JSON becomes a rejected record; any
         other API failure is noted and the run goes on with the next endpoint; a failure
-        that concerns the whole user (re-auth, quota) ends the run."""
-        self.endpoints += 1
+        that concerns the whole user (re-auth, quota) ends the run. Connectors may use it per
+        resource (one playlist) so that one failure loses only that resource."""
+        with self._lock:
+            self.endpoints += 1
         try:
             yield
         except FATAL:
@@ -93,7 +104,31 @@ class FetchContext:
             self.batch.write_malformed(dataset, exc.body)
             self.notes.append(f"{name}: a response was not JSON (kept as a rejected record)")
         except ConnectorError as exc:
-            self.errors.append(f"{name}: {redact(str(exc))}")
+            self.fail(name, exc, label, hints)
+
+    def fail(
+        self,
+        name: str,
+        exc: ConnectorError,
+        label: str | None = None,
+        hints: Mapping[int, str] | None = None,
+    ) -> None:
+        """Record a failed endpoint or resource. A final 4xx (a closed or missing resource, a
+        removed endpoint) is `permanent`: running again will not help. Anything else reached
+        here after the HTTP client's retries (5xx, timeouts) and is transient."""
+        status = getattr(exc, "status", None)
+        permanent = isinstance(status, int) and 400 <= status < 500
+        reason = redact(str(exc))
+        if hints and isinstance(status, int) and status in hints:
+            reason = f"{reason} ({hints[status]})"
+        shown = f"{name} ({label})" if label else name
+        kind = "refused, permanent" if permanent else "transient, try again later"
+        with self._lock:
+            self.errors.append(f"{shown}: {reason} [{kind}]")
+            self.failures.append(
+                {"endpoint": name, "name": label, "http_status": status,
+                 "permanent": permanent, "reason": reason}
+            )  # fmt: skip
 
 
 @dataclass
@@ -111,6 +146,7 @@ class UserFetchResult:
     runs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)  # FetchContext.failures
     requests: int = 0
     seconds: float = 0.0
     spool: str | None = None
@@ -130,6 +166,7 @@ class UserFetchResult:
             "runs": self.runs,
             "notes": self.notes,
             "error": self.error,
+            "failures": self.failures,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "spool": self.spool,
@@ -165,6 +202,7 @@ def fetch_user(
                 store.set_cursor(key, value)
         result.fetched = dict(batch.counts)
         result.notes += ctx.notes
+        result.failures = list(ctx.failures)
         if ctx.errors and result.status == "ok":
             # every endpoint failed: nothing was fetched, so this is no partial success
             every = len(ctx.errors) >= ctx.endpoints

@@ -157,32 +157,55 @@ def top_items(api: Spotify, user_id: str, kind: str, time_range: str, day: str) 
     return out
 
 
+#: Why a playlist's items may be refused for good (shown in the user's outcome). Since
+#: 2024-11-27 new apps get no Spotify-owned editorial or algorithmic playlist, and since the
+#: February 2026 Development Mode changes only playlists the user owns or collaborates on.
+PLAYLIST_REFUSALS = {
+    403: "closed to this app: Spotify-owned editorial and algorithmic playlists, and in "
+    "Development Mode playlists the user neither owns nor collaborates on, are not available",
+    404: "not found: deleted, or a Spotify-owned playlist hidden from this app",
+}
+
+
 def playlist_tracks(api: Spotify, ctx: Any) -> list[dict[str, Any]]:
+    """Every playlist's items; one playlist that fails (refused, missing, or down after
+    retries) is named in the outcome and loses only its own items."""
     lists = [p for page in offset_pages(api.get, "me/playlists", limit=50) for p in _items(page)]
     fetched_at = ctx.now.isoformat()
 
     def one(pl: Mapping[str, Any]) -> list[dict[str, Any]]:
         pid = str(pl.get("id"))
-        rows = []
-        for page in offset_pages(api.get, f"playlists/{pid}/tracks", limit=100):
-            for item in _items(page):
-                track = obj(item.get("track"))
-                rows.append(
-                    {
-                        "user_id": ctx.user_id,
-                        "playlist_id": pid,
-                        "source": "spotify",
-                        "playlist_name": pl.get("name"),
-                        "popularity": track.get("popularity"),
-                        "added_at": item.get("added_at"),
-                        "fetched_at": fetched_at,
-                        **_track_fields(track),
-                    }
-                )
+        name = pl.get("name") if isinstance(pl.get("name"), str) else None
+        rows: list[dict[str, Any]] = []
+        with ctx.endpoint(f"playlist:{pid}", "playlist_tracks", name, PLAYLIST_REFUSALS):
+            rows = playlist_rows(api, ctx, pl, pid, fetched_at)
         return rows
 
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="trackline-playlists") as pool:
         return [r for rows in pool.map(one, lists) for r in rows]
+
+
+def playlist_rows(
+    api: Spotify, ctx: Any, pl: Mapping[str, Any], pid: str, fetched_at: str
+) -> list[dict[str, Any]]:
+    """One playlist's rows, all pages or none (a half-read playlist is not stored)."""
+    rows = []
+    for page in offset_pages(api.get, f"playlists/{pid}/tracks", limit=100):
+        for item in _items(page):
+            track = obj(item.get("track"))
+            rows.append(
+                {
+                    "user_id": ctx.user_id,
+                    "playlist_id": pid,
+                    "source": "spotify",
+                    "playlist_name": pl.get("name"),
+                    "popularity": track.get("popularity"),
+                    "added_at": item.get("added_at"),
+                    "fetched_at": fetched_at,
+                    **_track_fields(track),
+                }
+            )
+    return rows
 
 
 def artist_genres(api: Spotify, ids: Iterable[str]) -> dict[str, list[str]]:

@@ -55,6 +55,15 @@ class AnswerLostError(ConnectorError):
     lost (timeout, dropped connection, 5xx, unreadable body): it was not sent again."""
 
 
+class HttpStatusError(ConnectorError):
+    """A final 4xx answer (not 401/429): the API refused this call; `status` says how, so a
+    caller can tell a closed or missing resource from an outage (failed after retries)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ForeignHostError(ConnectorError):
     """A URL on another origin than the API's own: its bearer token is not sent there."""
 
@@ -345,8 +354,9 @@ class HttpClient:
         if status >= 500:
             raise _Transient(f"{status} server error")
         if status >= 400 and status not in ok_statuses and status != 401:
-            raise ConnectorError(
-                f"{method} {redact_url(str(resp.url))}: {status} {_error_message(_loads(text))}"
+            raise HttpStatusError(
+                f"{method} {redact_url(str(resp.url))}: {status} {_error_message(_loads(text))}",
+                status,
             )
         if not parse or status == 204:
             return resp, None
