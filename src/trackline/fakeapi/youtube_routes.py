@@ -1,13 +1,18 @@
 """YouTube Data API v3 look-alike: playlists (mine), playlist items, videos (up to 50 ids),
 with page tokens, string statistics that are sometimes absent, ISO 8601 durations, and a quota
-counter (units per call) that answers 403 quotaExceeded when spent."""
+counter (units per call) that answers 403 quotaExceeded when spent. Items carry
+`snippet.publishedAt` (added to the playlist) and `contentDetails.videoPublishedAt`. Tests script
+403s in Google's error shape (`refuse("rateLimitExceeded")`) and hide a video's likes or comments
+(`hide(video_id)`), as the Data API v3 does for hidden likes and disabled comments."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import threading
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -29,6 +34,7 @@ class _Video:
     views: int
     likes: int | None
     comments: int | None
+    published: str = "2023-06-01T12:00:00Z"
 
 
 @dataclass
@@ -41,6 +47,23 @@ class YouTubeData:
     _videos: dict[str, _Video] = field(default_factory=dict)
     _lists: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _refusals: deque[str] = field(default_factory=deque)
+
+    def refuse(self, reason: str, times: int = 1) -> None:
+        """Answer the next `times` calls 403 with `reason` (quotaExceeded, rateLimitExceeded)."""
+        with self._lock:
+            self._refusals.extend([reason] * times)
+
+    def refusal(self) -> str | None:
+        with self._lock:
+            return self._refusals.popleft() if self._refusals else None
+
+    def hide(self, vid: str, likes: bool = True, comments: bool = True) -> None:
+        """The owner hid the likes and/or disabled comments: the statistic is absent."""
+        with self._lock:
+            v = self._videos[vid]
+            v.likes = None if likes else v.likes
+            v.comments = None if comments else v.comments
 
     def charge(self, units: int) -> bool:
         with self._lock:
@@ -83,8 +106,34 @@ def _video(vid: str, t: Any, rng: random.Random) -> _Video:
     views = int(10 ** (3 + t.popularity / 20 + rng.random()))
     likes = None if rng.random() < 0.08 else int(views * rng.uniform(0.005, 0.06))
     comments = None if rng.random() < 0.1 else int(views * rng.uniform(0.0002, 0.004))
+    published = _stamp(rng.randrange(0, 3 * 365 * 86400), 2020)
     return _Video(vid, f"{t.artist.name} - {t.name} (Official Video)", t.artist.name,
-                  duration if duration != "PT" else "P0D", views, likes, comments)  # fmt: skip
+                  duration if duration != "PT" else "P0D", views, likes, comments,
+                  published)  # fmt: skip
+
+
+def _stamp(seconds: int, year: int) -> str:
+    """An RFC 3339 UTC time `seconds` after the start of `year`, as the API writes them."""
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    return (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Google's error body for each scripted 403 reason (YouTube Data API v3 "Errors" reference).
+_REFUSALS = {
+    "quotaExceeded": ("youtube.quota", "The request cannot be completed because you have "
+                      "exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>."),
+    "rateLimitExceeded": ("usageLimits", "Rate Limit Exceeded"),
+    "userRateLimitExceeded": ("usageLimits", "User Rate Limit Exceeded"),
+}  # fmt: skip
+
+
+def _refused(reason: str) -> Response:
+    domain, message = _REFUSALS.get(reason, ("global", reason))
+    return JSONResponse(
+        {"error": {"code": 403, "message": message,
+         "errors": [{"message": message, "domain": domain, "reason": reason}]}},
+        status_code=403,
+    )  # fmt: skip
 
 
 class YouTubeAPI:
@@ -103,11 +152,11 @@ class YouTubeAPI:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
+        reason = self.data.refusal()
+        if reason is not None:
+            return _refused(reason)
         if not self.data.charge(1):
-            return JSONResponse(
-                {"error": {"code": 403, "message": "The request cannot be completed because "
-                 "you have exceeded your quota.", "errors": [{"reason": "quotaExceeded",
-                 "domain": "youtube.quota"}]}}, status_code=403)  # fmt: skip
+            return _refused("quotaExceeded")
         return str(user)
 
     async def playlists(self, request: Request) -> Response:
@@ -135,8 +184,9 @@ class YouTubeAPI:
         items = [
             {"kind": "youtube#playlistItem", "id": f"{pid}.{i}",
              "snippet": {"playlistId": pid, "position": i, "title": self._title(vid),
+                         "publishedAt": _stamp(i * 86400 + 3600, 2024),
                          "resourceId": {"kind": "youtube#video", "videoId": vid}},
-             "contentDetails": {"videoId": vid, "videoPublishedAt": "2023-06-01T12:00:00Z"}}
+             "contentDetails": {"videoId": vid, "videoPublishedAt": self._published(vid)}}
             for i, vid in enumerate(found[0][2])
         ]  # fmt: skip
         return _paged(request, items, "youtube#playlistItemListResponse")
@@ -144,6 +194,10 @@ class YouTubeAPI:
     def _title(self, vid: str) -> str:
         v = self.data.video(vid)
         return v.title if v else ""
+
+    def _published(self, vid: str) -> str:
+        v = self.data.video(vid)
+        return v.published if v else "1970-01-01T00:00:00Z"
 
     async def videos(self, request: Request) -> Response:
         user = self._guard(request)
@@ -164,7 +218,8 @@ class YouTubeAPI:
                 stats["commentCount"] = str(v.comments)
             items.append(
                 {"kind": "youtube#video", "id": v.id,
-                 "snippet": {"title": v.title, "channelTitle": v.channel, "categoryId": "10"},
+                 "snippet": {"title": v.title, "channelTitle": v.channel, "categoryId": "10",
+                             "publishedAt": v.published},
                  "contentDetails": {"duration": v.duration}, "statistics": stats}
             )  # fmt: skip
         return JSONResponse({"kind": "youtube#videoListResponse", "items": items,

@@ -7,6 +7,12 @@ and the contract casts them, so an absent one is NULL, not 0. Durations are ISO 
 (`youtube_daily_quota`, units per call from `COSTS`), shared by all users of the project and
 kept in the state store per Pacific day; a call that would exceed it is not made and the run
 stops saying so.
+
+Each item keeps when it was added to the playlist (`snippet.publishedAt` -> `added_at`) and when
+the video was published (`contentDetails.videoPublishedAt` -> `video_published_at`). A 403
+`quotaExceeded` from the API spends the day's budget here too, so no later user of the project
+calls again before midnight Pacific; a 403 `rateLimitExceeded` is retried by the HTTP client's
+backoff and, when retries ran, the run's notes say so.
 """
 
 from __future__ import annotations
@@ -73,6 +79,11 @@ class QuotaMeter:
                 )
             self.state.put_doc(self.COLLECTION, self.day, {"used": used + cost})
 
+    def exhaust(self) -> None:
+        """The API says the project's quota is spent: nothing more is sent today."""
+        with _METER_LOCK:
+            self.state.put_doc(self.COLLECTION, self.day, {"used": max(self.used(), self.budget)})
+
 
 class YouTube:
     def __init__(self, ctx: Any) -> None:
@@ -88,18 +99,42 @@ class YouTube:
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         endpoint = url.rsplit("/", 1)[-1]
         self.meter.charge(endpoint)
-        return self.ctx.http.get_json(
-            f"{self.base}/{endpoint}",
-            params,
-            auth=self.tokens.headers,
-            on_unauthorized=self.tokens.invalidate,
-            auth_origin=self.base,
-        )
+        try:
+            return self.ctx.http.get_json(
+                f"{self.base}/{endpoint}",
+                params,
+                auth=self.tokens.headers,
+                on_unauthorized=self.tokens.invalidate,
+                auth_origin=self.base,
+            )
+        except RateLimitedError as exc:
+            if "quotaExceeded" in str(exc):
+                self.meter.exhaust()
+                raise RateLimitedError(
+                    f"YouTube quota exhausted (403 quotaExceeded on {endpoint}): the project's "
+                    f"daily quota is spent, so no YouTube call is made again until it resets at "
+                    f"midnight Pacific (day {self.meter.day}); not retried"
+                ) from None
+            raise
 
 
 def fetch(ctx: Any) -> None:
     api = YouTube(ctx)
     fetched_at = ctx.now.isoformat()
+    retries = ctx.http.stats.retries
+    try:
+        _fetch(api, ctx, fetched_at)
+    finally:
+        # the client is shared by users run in parallel, so this count is an upper bound
+        retried = ctx.http.stats.retries - retries
+        if retried:
+            ctx.notes.append(
+                f"youtube: {retried} call(s) retried with backoff (403 rateLimitExceeded, "
+                "429 or a server error) before answering"
+            )
+
+
+def _fetch(api: YouTube, ctx: Any, fetched_at: str) -> None:
     with ctx.endpoint("playlists", "playlist_tracks"):
         params = {"part": "snippet,contentDetails", "mine": "true", "maxResults": BATCH}
         lists = [p for page in page_token_pages(api.get, "playlists", params) for p in _items(page)]
@@ -116,10 +151,14 @@ def playlist_rows(
     params = {"part": "snippet,contentDetails", "playlistId": pid, "maxResults": BATCH}
     items = [i for page in page_token_pages(api.get, "playlistItems", params) for i in _items(page)]
     ids = []
+    added: dict[str, Mapping[str, Any]] = {}
     for it in items:
         details = obj(it.get("contentDetails"))
         if details.get("videoId"):
-            ids.append(str(details["videoId"]))
+            vid = str(details["videoId"])
+            ids.append(vid)
+            # a video listed twice keeps its first entry, as the row keeps its first position
+            added.setdefault(vid, it)
     videos = {}
     unique = list(dict.fromkeys(ids))
     for i in range(0, len(unique), BATCH):
@@ -129,10 +168,22 @@ def playlist_rows(
         )
         for v in _items(body if isinstance(body, dict) else {}):
             videos[str(v.get("id"))] = v
-    return [
-        video_record(user_id, pid, snippet.get("title"), vid, videos.get(vid), fetched_at)
-        for vid in unique
-    ]
+    rows = []
+    for vid in unique:
+        row = video_record(user_id, pid, snippet.get("title"), vid, videos.get(vid), fetched_at)
+        row.update(item_times(added.get(vid, {}), videos.get(vid)))
+        rows.append(row)
+    return rows
+
+
+def item_times(item: Mapping[str, Any], video: Mapping[str, Any] | None) -> dict[str, Any]:
+    """When the item was added to the playlist, and when its video was published (absent for a
+    private or deleted video: the video resource's own `publishedAt` then, else NULL)."""
+    published = obj(item.get("contentDetails")).get("videoPublishedAt")
+    return {
+        "added_at": obj(item.get("snippet")).get("publishedAt"),
+        "video_published_at": published or obj(obj(video).get("snippet")).get("publishedAt"),
+    }
 
 
 def video_record(

@@ -351,6 +351,9 @@ class HttpClient:
                 f"{method} {redact_url(str(resp.url))}: the API's daily quota is exhausted "
                 "(403 quotaExceeded); try again after it resets"
             )
+        if status == 403 and "ratelimitexceeded" in text.lower():
+            # Google's per-minute limit (also userRateLimitExceeded): transient, so retried
+            raise _Transient("403 rateLimitExceeded")
         if status >= 500:
             raise _Transient(f"{status} server error")
         if status >= 400 and status not in ok_statuses and status != 401:
