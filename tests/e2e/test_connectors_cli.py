@@ -74,3 +74,26 @@ def test_users_add_then_fetch_spotify_never_prints_tokens(cli: CLI, fake: FakeAP
     text = added.out + added.err + res.out + res.err + again.out + again.err
     for t in fake.spotify_auth.issued:
         assert t not in text
+
+
+def test_fetch_spotify_with_a_closed_playlist_is_partial_and_names_it(
+    cli: CLI, fake: FakeAPI
+) -> None:
+    """#25 point 2: `fetch --json` keeps the other playlists, names the closed one with its
+    status and reason, exits 1 as partial, and 0 with --allow-partial."""
+    token = fake.spotify_auth.issue_refresh_token("ann")
+    added = cli("users", "add", "ann", "--spotify-refresh-token", token, extra_env=fake.env())
+    assert added.code == 0, added.err
+    closed = fake.spotify.playlist_ids("ann")[0]
+    fake.spotify.close_playlist(closed)
+    res = cli("fetch", "spotify", "--json", extra_env=fake.env())
+    assert res.code == 1, res.err
+    user = res.json()["users"][0]
+    assert user["status"] == "partial" and res.json()["partial"] == 1
+    assert user["added"]["playlist_tracks"] > 0 and user["added"]["listens"] == 50
+    [failure] = user["failures"]
+    assert failure["endpoint"] == f"playlist:{closed}" and failure["http_status"] == 403
+    assert failure["permanent"] is True and "closed to this app" in failure["reason"]
+    allowed = cli("fetch", "spotify", "--allow-partial", "--json", extra_env=fake.env())
+    assert allowed.code == 0, allowed.err
+    assert allowed.json()["users"][0]["failures"][0]["endpoint"] == f"playlist:{closed}"
