@@ -16,6 +16,7 @@ from trackline.core import duck
 from trackline.core.http import HttpClient
 from trackline.errors import NeedsReauthError
 from trackline.fakeapi import FakeAPI
+from trackline.pipelines.base import open_pipeline
 from trackline.pipelines.fetch import fetch_user, fetch_users
 from trackline.state import StateStore
 
@@ -268,3 +269,19 @@ def test_a_permanent_refusal_is_told_apart_from_a_transient_failure(
     assert "[refused, permanent]" in (doc["error"] or "")
     assert "[transient, try again later]" in (doc["error"] or "")
     assert doc["added"]["playlist_tracks"] > 0 and doc["added"]["top_tracks"] == 150
+
+
+def test_session_outcome_lists_the_closed_playlist(
+    fake: FakeAPI, settings: Settings, store: StateStore
+) -> None:
+    """What a session worker records for the member: partial, the playlist named with why."""
+    connect(fake, store, "pia")
+    closed = fake.spotify.playlist_ids("pia")[1]
+    fake.spotify.close_playlist(closed)
+    outcome = open_pipeline(settings, "connectors")(settings, store, "pia")
+    assert outcome.status == "partial" and outcome.handled
+    assert closed in outcome.message and "closed to this app" in outcome.message
+    [failure] = outcome.as_dict()["failures"]
+    assert failure["provider"] == "spotify" and failure["endpoint"] == f"playlist:{closed}"
+    assert failure["http_status"] == 403 and failure["permanent"] is True
+    assert outcome.added > 0

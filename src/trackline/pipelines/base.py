@@ -43,6 +43,9 @@ class UserOutcome:
     http_seconds: float = 0.0  # time spent waiting on HTTP responses
     seconds: float = 0.0
     providers: dict[str, str] = field(default_factory=dict)  # provider -> its status
+    # what failed without failing the member: {"provider", "endpoint", "name", "http_status",
+    # "permanent", "reason"} (a closed playlist, a removed endpoint, an outage after retries)
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def handled(self) -> bool:
@@ -61,6 +64,7 @@ class UserOutcome:
             "http_seconds": round(self.http_seconds, 3),
             "seconds": round(self.seconds, 3),
             "providers": self.providers,
+            "failures": self.failures,
         }
 
 

@@ -92,6 +92,7 @@ def _add_counts(o: UserOutcome, provider: str, r: UserFetchResult) -> None:
     o.added += sum(r.added.values())
     o.rejected += sum(r.rejected.values())
     o.duplicates += sum(r.duplicates.values())
+    o.failures += [{"provider": provider, **f} for f in r.failures]
 
 
 def _merge(per: dict[str, tuple[str, str]]) -> tuple[str, str]:
