@@ -7,7 +7,8 @@
 - per request: header `X-Fake-Fault: 429:1` or query `_fault=500`.
 
 A fault is `429[:retry_after]`, `429quota` (Spotify QUOTA_EXCEEDED), `500`, `slow:<ms>`,
-`malformed` (a truncated JSON body), `401` (as if the access token had expired) or `late:<ms>`
+`malformed` (a truncated JSON body), `401` (as if the access token had expired), `403` (Spotify's
+`Forbidden`: an endpoint or resource closed to the app), `404` (not found) or `late:<ms>`
 (the call is carried out, e.g. a refresh token rotated, and only then answered after <ms>: a
 client with a shorter timeout loses the answer).
 """
@@ -19,7 +20,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-KINDS = ("429", "429quota", "500", "slow", "malformed", "401", "403quota", "late")
+KINDS = ("429", "429quota", "500", "slow", "malformed", "401", "403quota", "403", "404", "late")
 
 
 @dataclass(frozen=True)

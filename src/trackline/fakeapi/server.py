@@ -156,6 +156,10 @@ async def _apply(fault: Fault) -> Response | None:
     if fault.kind == "403quota":
         body = {"error": {"code": 403, "errors": [{"reason": "quotaExceeded"}]}}
         return JSONResponse(body, status_code=403)
+    if fault.kind in ("403", "404"):  # Spotify's refusal bodies (2026)
+        status = int(fault.kind)
+        message = "Forbidden" if status == 403 else "Resource not found"
+        return JSONResponse({"error": {"status": status, "message": message}}, status)
     if fault.kind == "500":
         return JSONResponse({"error": {"status": 500, "message": "Server error"}}, 500)
     if fault.kind == "401":
