@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow.dataset as ds
 import pytest
 
+from tests.warehouse_rows import warehouse_rows
 from trackline.config import Settings
-from trackline.core import duck
 from trackline.engines.local import LocalEngine
 from trackline.engines.sinks.warehouse import RunWarehouse
 from trackline.lake import Lake
@@ -35,14 +34,6 @@ class ConcurrentWriter(RunWarehouse):
 
 class CommitFails(LocalEngine):
     warehouse_type = ConcurrentWriter
-
-
-def rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    con = duck.connect(settings.warehouse, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def lake_files(settings: Settings) -> dict[str, list[str]]:
@@ -92,10 +83,10 @@ def test_a_failed_commit_leaves_nothing_claiming_the_run_and_the_rerun_adds_it_o
         CommitFails(settings).ingest([str(nd)], "teams")
 
     # the warehouse holds no row of the run and says it failed, at its commit
-    [(status, error)] = rows(settings, "SELECT status, error FROM meta.runs")
+    [(status, error)] = warehouse_rows(settings, "SELECT status, error FROM meta.runs")
     assert status == "failed" and "commit" in error
-    assert rows(settings, "SELECT count(*) FROM meta.rejected") == [(0,)]
-    assert rows(
+    assert warehouse_rows(settings, "SELECT count(*) FROM meta.rejected") == [(0,)]
+    assert warehouse_rows(
         settings, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'teams'"
     ) == [(0,)]
     # the lake claims nothing: no manifest, report, rejected or curated file (the raw copy of
@@ -106,15 +97,15 @@ def test_a_failed_commit_leaves_nothing_claiming_the_run_and_the_rerun_adds_it_o
     m = result.manifest
     assert not result.skipped and m.status == "done"
     assert (m.counts.valid, m.counts.rejected, m.counts.duplicates) == (12, 1, 1)
-    assert rows(settings, "SELECT status FROM meta.runs") == [("done",)]
-    assert rows(settings, "SELECT count(*), count(DISTINCT id) FROM teams") == [(12, 12)]
-    assert rows(settings, "SELECT count(*) FROM meta.rejected") == [(1,)]
+    assert warehouse_rows(settings, "SELECT status FROM meta.runs") == [("done",)]
+    assert warehouse_rows(settings, "SELECT count(*), count(DISTINCT id) FROM teams") == [(12, 12)]
+    assert warehouse_rows(settings, "SELECT count(*) FROM meta.rejected") == [(1,)]
     curated = ds.dataset(Path(settings.lake) / "curated" / "teams", partitioning="hive")
     assert sorted(curated.to_table().column("id").to_pylist()) == sorted(f"p{i}" for i in range(12))
     # lake and warehouse say the same about the run
     lake = Lake(settings.lake)
     doc = lake.read_json(lake.path("manifests", f"{m.run_id}.json"))
-    [(recorded,)] = rows(settings, "SELECT manifest FROM meta.runs")
+    [(recorded,)] = warehouse_rows(settings, "SELECT manifest FROM meta.runs")
     assert doc == json.loads(recorded) and doc["status"] == "done"
     assert len(lake_files(settings)["manifests"]) == 1
 
@@ -133,5 +124,5 @@ def test_a_done_run_whose_manifest_never_reached_the_lake_gets_it_when_asked_aga
 
     again = LocalEngine(settings).ingest([str(nd)], "teams")
     assert again.skipped
-    [(recorded,)] = rows(settings, "SELECT manifest FROM meta.runs")
+    [(recorded,)] = warehouse_rows(settings, "SELECT manifest FROM meta.runs")
     assert lake.read_json(path) == json.loads(recorded)

@@ -3,22 +3,13 @@ disabled comments, and the two 403s (quota spent for the day vs a transient rate
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.sources.conftest import connect
+from tests.warehouse_rows import warehouse_rows
 from trackline.config import Settings
 from trackline.core import duck
 from trackline.fakeapi import FakeAPI
 from trackline.pipelines.fetch import fetch_user
 from trackline.state import StateStore
-
-
-def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
-    con = duck.connect(settings.warehouse, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_item_added_and_video_published_times(
@@ -27,7 +18,7 @@ def test_item_added_and_video_published_times(
     connect(fake, store, "yara", "youtube")
     result = fetch_user(settings, "youtube", "yara", state=store)
     assert result.status == "ok", result.error
-    rows = _rows(
+    rows = warehouse_rows(
         settings,
         "SELECT count(*), count(added_at), count(video_published_at), "
         "count(DISTINCT added_at), min(added_at) FROM playlist_tracks",
@@ -37,7 +28,7 @@ def test_item_added_and_video_published_times(
     assert distinct > 1  # each item's own time, not one constant
     assert first.year == 2024  # the fake adds items from 2024 on, videos were published before
     late = "SELECT count(*) FROM playlist_tracks WHERE video_published_at > added_at"
-    assert _rows(settings, late)[0][0] == 0
+    assert warehouse_rows(settings, late)[0][0] == 0
 
 
 def test_hidden_likes_and_disabled_comments_stay_null(
@@ -53,7 +44,7 @@ def test_hidden_likes_and_disabled_comments_stay_null(
     assert sum(result.rejected.values()) == 0
     got = {
         r[0]: r[1:]
-        for r in _rows(
+        for r in warehouse_rows(
             settings,
             "SELECT track_id, like_count, comment_count, like_to_view_ratio, "
             "comment_to_view_ratio, view_count FROM playlist_tracks",
@@ -120,7 +111,7 @@ def test_a_version_1_table_gains_the_new_column(
         con.close()
     result = fetch_user(settings, "youtube", "vito", state=store)
     assert result.status == "ok", result.error
-    rows = _rows(
+    rows = warehouse_rows(
         settings,
         "SELECT user_id, count(video_published_at) FROM playlist_tracks GROUP BY 1 ORDER BY 1",
     )

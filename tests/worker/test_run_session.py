@@ -6,22 +6,14 @@ import logging
 
 import pytest
 
+from tests.warehouse_rows import warehouse_rows
 from tests.worker.conftest import connect
 from trackline.config import Settings
-from trackline.core import duck
 from trackline.core.logctx import ContextFilter
 from trackline.fakeapi import FakeAPI
 from trackline.pipelines.generated import GeneratedPipeline
 from trackline.sessions.runner import run_session
 from trackline.state import StateStore
-
-
-def _rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
-    con = duck.connect(settings.warehouse, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_session_fetches_every_active_member_and_records_outcomes(
@@ -39,11 +31,11 @@ def test_session_fetches_every_active_member_and_records_outcomes(
     assert all(found.outcomes[u]["status"] == "ok" for u in ("ana", "ben"))
     run_ids = {r for o in run.outcomes.values() for r in o.runs.values()}
     assert run_ids and run_ids == set(found.run_ids)
-    users = {r[0] for r in _rows(settings, "SELECT DISTINCT user_id FROM listens")}
+    users = {r[0] for r in warehouse_rows(settings, "SELECT DISTINCT user_id FROM listens")}
     assert users == {"ana", "ben"}
     added = sum(found.outcomes[u]["added"] for u in ("ana", "ben"))
     total = sum(
-        _rows(settings, f"SELECT count(*) FROM {t}")[0][0]  # type: ignore[misc]
+        warehouse_rows(settings, f"SELECT count(*) FROM {t}")[0][0]  # type: ignore[misc]
         for t in ("listens", "playlist_tracks", "top_tracks", "top_artists")
     )
     assert added == total
