@@ -19,6 +19,13 @@ SERVICES: dict[str, tuple[str, int, str]] = {
     "rabbitmq": ("127.0.0.1", 5672, "amqp://guest:guest@127.0.0.1:5672/"),
     "mariadb": ("127.0.0.1", 3306, "mysql://root@127.0.0.1:3306/test"),
     "mosquitto": ("127.0.0.1", 1883, "mqtt://127.0.0.1:1883"),
+    # started by scripts/services.sh (the test command runs it); the URL is the emulator's host
+    "pubsub": ("127.0.0.1", 8085, "127.0.0.1:8085"),
+    "firestore": ("127.0.0.1", 8086, "127.0.0.1:8086"),
+    "bigtable": ("127.0.0.1", 8087, "127.0.0.1:8087"),
+    "bigquery": ("127.0.0.1", 9050, "http://127.0.0.1:9050"),
+    "gcs": ("127.0.0.1", 9023, "http://127.0.0.1:9023"),
+    "kafka": ("127.0.0.1", 9092, "127.0.0.1:9092"),
 }
 
 
