@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     trigger_after_seconds: float = Field(
         default=60.0, ge=0, description="`trackline trigger` re-announces sessions pending longer"
     )
+    # Orchestration (docs/orchestrate.md): the quality gate of the Airflow DAG and Dagster checks.
+    quality_max_rejected_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A scheduled run fails its quality gate when a dataset's rejected rows "
+        "are more than this share of its input",
+    )
 
     @classmethod
     def settings_customise_sources(
