@@ -134,6 +134,18 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="Longest wait to fill a stream micro-batch"
     )
 
+    # Dashboard (docs/dashboard.md). The token is masked whenever settings are printed.
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="Token the dashboard requires (needed to bind anything but 127.0.0.1)",
+    )
+    warehouse_read_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a reader (query, dashboard) waits while a writer holds the "
+        "DuckDB warehouse (a stream holds it only during each micro-batch's commit)",
+    )
+
     # Session worker (docs/worker.md). The token authenticates push callers; it is masked
     # whenever settings are printed and never logged.
     worker_token: SecretStr | None = Field(
