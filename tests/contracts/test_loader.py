@@ -22,6 +22,7 @@ BUILTINS = {
     "products",
     "users",
     "carts",
+    "episodes",
 }
 
 GOOD = """\
