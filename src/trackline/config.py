@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="Serving store URI: sqlite:///path (default under home), redis://..., "
         "bigtable://project/instance",
     )
+    min_play_ms: int = Field(
+        default=30000,
+        ge=0,
+        description="A listen shorter than this (ms_played) is kept but is not a play in top "
+        "tracks, group analytics or recommendations (Spotify's own 30 s rule)",
+    )
     slice_min_n: int = Field(default=30, ge=1, description="Slices with fewer rows are flagged")
     slice_min_share: float = Field(
         default=0.5,
