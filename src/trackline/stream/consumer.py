@@ -46,6 +46,7 @@ GROUP = "trackline-stream"
 PROGRESS_SECONDS = 5.0
 MAX_LATENCIES = 5_000_000
 GC_THRESHOLD = 100_000
+LAG_EVERY_SECONDS = 1.0
 
 
 class StreamProcessor:
@@ -80,6 +81,8 @@ class StreamProcessor:
         self.sink = WarehouseSink(settings, f"stream-{self.instance}")
         self.record = StreamRecord(settings, lake, self.sink.run_id, topic, self.contracts)
         self.stats = StreamStats()
+        self._lag_at = -LAG_EVERY_SECONDS
+        self._last_lag: int | None = None
         self.stop = threading.Event()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="trackline-kernel")
         self._prefetch = (
@@ -257,6 +260,14 @@ class StreamProcessor:
                     t.events, t.valid, t.rejected, in_batch, t.duplicates - in_batch, reasons
                 ),
             )
+            at = time.time()
+            self.record.metrics(
+                con,
+                t.as_dict(),
+                time.monotonic() - began,
+                self._lag(),
+                [at - m.publish_time for m in batch],
+            )
 
         self.sink.write(valid, for_meta(rejected, self.topic), now, count_and_record)
         committed = time.time()
@@ -283,6 +294,13 @@ class StreamProcessor:
             time.monotonic() - began,
         )
         return totals
+
+    def _lag(self) -> int | None:
+        """The bus's lag for the metrics, asked at most once a second (it is a round trip)."""
+        now = time.monotonic()
+        if now - self._lag_at >= LAG_EVERY_SECONDS:
+            self._lag_at, self._last_lag = now, self.bus.lag(self.topic, self.group)
+        return self._last_lag
 
     def _validate(
         self, event: str, msgs: list[Message], idx: list[int], now: datetime

@@ -9,10 +9,12 @@ outright leaves `running` with the counts of its last committed batch, which is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trackline import __version__
 from trackline.config import Settings
@@ -81,6 +83,39 @@ class StreamRecord:
         """Record `manifest` (in the caller's transaction); it becomes the run's state."""
         record.record_run(con, self.lake.uri, manifest)
         self.manifest = manifest
+
+    def metrics(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        counts: Mapping[str, int],
+        seconds: float,
+        lag: int | None,
+        latencies: Sequence[float],
+    ) -> None:
+        """One row of `meta.stream_metrics` for this batch (in its transaction): its counts,
+        processing seconds, the bus's lag and the batch's publish-to-commit p50/p99, so the
+        dashboard shows the stream's own figures over time."""
+        p50 = p99 = None
+        if latencies:
+            q = pc.quantile(pa.array(latencies, pa.float64()), q=[0.5, 0.99]).to_pylist()
+            p50, p99 = round(q[0] * 1000, 1), round(q[1] * 1000, 1)
+        con.execute(
+            "INSERT INTO meta.stream_metrics VALUES "
+            "($run, $topic, $at, $events, $valid, $rejected, $dup, $seconds, $lag, $p50, $p99)",
+            {
+                "run": self.manifest.run_id,
+                "topic": self.manifest.dataset,
+                "at": datetime.now(UTC),
+                "events": counts["events"],
+                "valid": counts["valid"],
+                "rejected": counts["rejected"],
+                "dup": counts["duplicates"],
+                "seconds": round(seconds, 4),
+                "lag": lag,
+                "p50": p50,
+                "p99": p99,
+            },
+        )
 
     def end(self, con: duckdb.DuckDBPyConnection, error: BaseException | None) -> None:
         """Mark the run done (its manifest written to the lake too) or failed."""

@@ -5,8 +5,10 @@ not in the table yet (an anti-join), so a redelivered batch adds nothing. Reject
 go to `meta.rejected` (keyed by message id), next to the batch runs' ones.
 
 DuckDB lets one process write a file at a time, and a reader is refused while a writer holds
-it. The sink therefore opens the warehouse lazily and `release()`s it whenever the stream goes
-idle, so `trackline query` works between bursts; under continuous load it keeps the file.
+it. The sink therefore opens the warehouse for each micro-batch's transaction and lets the file
+go right after the commit (`release`), so `trackline query` and the dashboard read between
+batches, even under continuous load (readers wait for the file a bounded time:
+`warehouse_read_wait_seconds`). A reader holding the file makes the next commit wait for it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger(__name__)
 OPEN_RETRY_SECONDS = 60.0
+OPEN_POLL_SECONDS = 0.01  # a reader holds the file for one page or query: milliseconds
 
 
 class WarehouseSink:
@@ -40,20 +43,26 @@ class WarehouseSink:
         self._wh: DuckDBWarehouse | None = None
         self._tables: dict[str, WarehouseTable] = {}  # per contract, for this connection
         self._rejected: RejectedTable | None = None
+        self.waited_seconds = 0.0  # time spent waiting for readers to let the file go
 
     def _open(self) -> DuckDBWarehouse:
         if self._wh is not None:
             return self._wh
-        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        began = time.monotonic()
+        deadline = began + OPEN_RETRY_SECONDS
+        logged = False
         while True:
             try:
                 self._wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
+                self.waited_seconds += time.monotonic() - began
                 return self._wh
             except TracklineError:
                 if time.monotonic() > deadline:
                     raise
-                log.info("stream.warehouse_busy retry_in=0.2s")  # a reader has it: wait
-                time.sleep(0.2)
+                if not logged:  # a reader has it: wait (logged once per wait)
+                    log.info("stream.warehouse_busy")
+                    logged = True
+                time.sleep(OPEN_POLL_SECONDS)
 
     def release(self) -> None:
         if self._wh is not None:
@@ -87,8 +96,10 @@ class WarehouseSink:
                 record(con, inserted)
         except BaseException:
             con.execute("ROLLBACK")
+            self.release()
             raise
         con.execute("COMMIT")
+        self.release()  # readers get the file until the next batch commits
         return inserted
 
     def run(self, step: Callable[[duckdb.DuckDBPyConnection], None]) -> None:

@@ -7,6 +7,7 @@ the kernel's own in-memory DuckDB.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,23 @@ CREATE TABLE IF NOT EXISTS meta.reports (
     kind VARCHAR NOT NULL,
     body JSON
 );
+CREATE TABLE IF NOT EXISTS meta.stream_metrics (
+    run_id VARCHAR NOT NULL,
+    topic VARCHAR NOT NULL,
+    committed_at TIMESTAMPTZ NOT NULL,
+    events BIGINT,
+    valid BIGINT,
+    rejected BIGINT,
+    duplicates BIGINT,
+    seconds DOUBLE,
+    lag BIGINT,
+    p50_ms DOUBLE,
+    p99_ms DOUBLE
+);
 """
 
+#: How often a waiting reader tries the file again (a stream's commit takes tens of ms).
+LOCK_POLL_SECONDS = 0.02
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 LOCKED_TEXT = "the configuration has been locked"
 REFUSED_HINT = (
@@ -92,20 +108,31 @@ class DuckDBWarehouse:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         self.threads = settings.duckdb_threads
-        try:
-            self.con = duck.connect(
-                path,
-                read_only=read_only,
-                threads=settings.duckdb_threads,
-                memory_limit=settings.duckdb_memory_limit,
-                temp_directory=path.parent / "duckdb_tmp",
-                locked=read_only,  # a read-only opening reads on a user's behalf: lock it down
-            )
-        except duckdb.IOException as exc:
-            raise TracklineError(
-                f"cannot open the warehouse {path}: {str(exc).splitlines()[0]} "
-                "(is another trackline process using it?)"
-            ) from None
+        # A reader waits (bounded) while a writer holds the file: a stream holds it only
+        # during each micro-batch's commit, so `trackline query` and the dashboard get in.
+        wait = settings.warehouse_read_wait_seconds if read_only else 0.0
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.con = duck.connect(
+                    path,
+                    read_only=read_only,
+                    threads=settings.duckdb_threads,
+                    memory_limit=settings.duckdb_memory_limit,
+                    temp_directory=path.parent / "duckdb_tmp",
+                    locked=read_only,  # reads on a user's behalf: lock it down
+                )
+                break
+            except duckdb.IOException as exc:
+                if _is_lock(exc) and time.monotonic() < deadline:
+                    time.sleep(LOCK_POLL_SECONDS)
+                    continue
+                waited = f" (waited {wait:g}s)" if wait and _is_lock(exc) else ""
+                raise TracklineError(
+                    f"cannot open the warehouse {path}: {str(exc).splitlines()[0]}{waited} "
+                    "(is another trackline process writing it? a batch run holds it until "
+                    "it commits)"
+                ) from None
         if not read_only:
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(META_DDL)
@@ -194,6 +221,11 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _is_lock(exc: BaseException) -> bool:
+    """DuckDB refused the file because another process holds its lock."""
+    return "lock" in str(exc).lower()
 
 
 def _first_line(exc: BaseException) -> str:
