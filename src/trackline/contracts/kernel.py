@@ -187,6 +187,8 @@ class Kernel:
                 trimmed_cols.append(f"{_trim(text.format(r=r))} AS {ident('t__' + name)}")
             # (a field whose checks never read `t__` does not pay for it: DuckDB drops it)
             expr, present = _cast(r, ident("t__" + name), spec, raw_types[name])
+            if spec.normalize == "second":
+                expr = f"date_trunc('second', {expr})"
             typed_cols.append(f"{expr} AS {ident(name)}")
             present_cols.append(f"{present} AS {ident('p__' + name)}")
         trimmed = "trimmed AS (SELECT *" + "".join(f", {t}" for t in trimmed_cols) + " FROM raw)"

@@ -167,7 +167,13 @@ def _check_semantics(c: Contract, lines: dict[Path_, int], origin: str) -> None:
             )
         if spec.min is not None and spec.max is not None and spec.min > spec.max:
             fail(f"field {name!r} has min greater than max", at, "swap them")
-        if spec.normalize and spec.type != "string":
+        if spec.normalize == "second" and spec.type != "timestamp":
+            fail(
+                f"normalize: second on non-timestamp field {name!r}",
+                [*at, "normalize"],
+                "remove normalize or make the field a timestamp",
+            )
+        elif spec.normalize and spec.normalize != "second" and spec.type != "string":
             fail(f"normalize on non-string field {name!r}", [*at, "normalize"], "remove normalize")
         if spec.pattern is not None:
             if spec.type != "string":

@@ -12,7 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FieldType = Literal["string", "int64", "float64", "bool", "timestamp", "date"]
-Normalize = Literal["trim", "lower_trim", "upper_trim"]
+#: `second` (timestamps): truncated to the whole second, so sources of different precision
+#: give one key (an API's milliseconds, an export's seconds)
+Normalize = Literal["trim", "lower_trim", "upper_trim", "second"]
 
 #: Column names the engine adds to every warehouse table.
 SYSTEM_COLUMNS = ("ingestion_time", "run_id")
