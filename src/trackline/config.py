@@ -41,6 +41,19 @@ class Settings(BaseSettings):
         description="fsspec URI of the lake root (local path, memory://, gs://, s3://)",
     )
     warehouse_path: Path | None = Field(default=None, description="DuckDB warehouse file")
+    warehouse_uri: str | None = Field(
+        default=None,
+        description="Warehouse: duckdb:///PATH (default: warehouse_path, else "
+        "<home>/warehouse.duckdb) or bigquery://PROJECT/DATASET (docs/warehouse.md)",
+    )
+    bigquery_endpoint: str | None = Field(
+        default=None,
+        description="BigQuery API endpoint of an emulator (e.g. http://127.0.0.1:9050): "
+        "anonymous credentials, nothing tries to reach Google",
+    )
+    bigquery_location: str | None = Field(
+        default=None, description="BigQuery location of new datasets and jobs (e.g. EU)"
+    )
     contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")
     state_uri: str | None = Field(
         default=None,
@@ -239,7 +252,23 @@ class Settings(BaseSettings):
 
     @property
     def warehouse(self) -> Path:
+        """The DuckDB warehouse file (also the BigQuery warehouse's local working copy's
+        folder)."""
+        uri = self.warehouse_uri or ""
+        if uri.startswith("duckdb://"):
+            return Path(uri.removeprefix("duckdb://"))
         return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def warehouse_kind(self) -> str:
+        """`duckdb` or `bigquery` (the scheme of `warehouse_uri`)."""
+        uri = self.warehouse_uri or "duckdb://"
+        scheme = uri.split("://", 1)[0] if "://" in uri else ""
+        if scheme not in ("duckdb", "bigquery"):
+            raise ConfigError(
+                f"unknown warehouse URI {uri!r}: use duckdb:///PATH or bigquery://PROJECT/DATASET"
+            )
+        return scheme
 
     @property
     def state(self) -> str:
