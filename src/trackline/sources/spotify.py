@@ -108,7 +108,8 @@ def play_record(user_id: str, item: Mapping[str, Any], country: str | None) -> d
         "user_id": user_id,
         "played_at": item.get("played_at"),
         "source": "spotify_api",
-        "country": country,
+        # the account's country (where the play happened is not in the API; listens v2)
+        "account_country": country,
         **_track_fields(track),
     }
 
