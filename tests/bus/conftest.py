@@ -13,20 +13,28 @@ from tests.services import require
 from trackline.bus.base import Bus, open_bus
 from trackline.config import Settings
 
-BACKENDS = ["log", "redis", "nats"]
+BACKENDS = ["log", "redis", "nats", "pubsub"]
 OpenBus = Callable[..., Bus]
 
 
-def _uri(kind: str, tmp_path: Path) -> str:
+def _uri(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     if kind == "log":
         return f"log://{tmp_path / 'bus.db'}"
+    if kind == "pubsub":
+        # the emulator, as every Google client finds it; a project per test keeps tests apart
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", require("pubsub"))
+        return f"pubsub://tl-{uuid.uuid4().hex[:12]}"
+    if kind == "kafka":
+        return f"kafka://{require('kafka')}"
     return require(kind)
 
 
 @pytest.fixture(params=BACKENDS)
-def make_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenBus]:
+def make_bus(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OpenBus]:
     """Opens buses of one kind (several, to act as separate consumers); closes them after."""
-    uri = _uri(request.param, tmp_path)
+    uri = _uri(request.param, tmp_path, monkeypatch)
     opened: list[Bus] = []
 
     def make(**settings: object) -> Bus:

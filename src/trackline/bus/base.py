@@ -59,7 +59,9 @@ class Capabilities:
         aside); persistence: acknowledged publishes survive a restart of the bus;
     replay: a new group can start from the earliest retained message;
     consumer_groups: consumers of one group share the work, each message to one of them;
-    max_message_bytes: the largest payload the bus accepts.
+    max_message_bytes: the largest payload the bus accepts;
+    total_order: one consumer sees all messages of a topic in publish order, across keys
+        (false where order holds per key only: Pub/Sub, Kafka's partitions).
     """
 
     ordering: bool
@@ -67,6 +69,7 @@ class Capabilities:
     replay: bool
     consumer_groups: bool
     max_message_bytes: int
+    total_order: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Capabilities:
             "replay": self.replay,
             "consumer_groups": self.consumer_groups,
             "max_message_bytes": self.max_message_bytes,
+            "total_order": self.total_order,
         }
 
 
@@ -120,11 +124,20 @@ class Bus(Protocol):
 
     def delete_group(self, topic: str, group: str) -> None: ...
 
+    def ensure_group(self, topic: str, group: str) -> None:
+        """Make the group exist now. A bus without replay (Pub/Sub) keeps for a group only what
+        is published after the group exists; the others need nothing (`Publishing` no-op)."""
+        ...
+
     def close(self) -> None: ...
 
 
 class Publishing:
-    """The one-message `publish` every backend gets by sending a batch of one."""
+    """The one-message `publish` every backend gets by sending a batch of one, and the no-op
+    `ensure_group` of every bus whose new groups start from the earliest message."""
+
+    def ensure_group(self, topic: str, group: str) -> None:
+        return None
 
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
         raise NotImplementedError

@@ -1,24 +1,37 @@
-"""`pubsub://PROJECT[/PREFIX]`: Google Cloud Pub/Sub (extra `trackline[gcp]`).
+"""`pubsub://PROJECT[/PREFIX][?groups=G1,G2]`: Google Cloud Pub/Sub (extra `trackline[gcp]`).
 
 A topic `events` is the Pub/Sub topic `events` (or `PREFIX.events`); a consumer group is the
-subscription `<topic>.<group>`, created on first use with message ordering on. Ack and nack
-are Pub/Sub's own (nack = ack deadline 0); the attempt count is Pub/Sub's `delivery_attempt`
-where the subscription has a dead-letter policy, else counted here. Honours
-`PUBSUB_EMULATOR_HOST` like every Google client.
+subscription `<topic>.<group>`, created on first use with message ordering on. Pub/Sub keeps a
+message only for the subscriptions that exist when it is published, so creating a topic also
+creates the subscriptions of its *born groups* (`trackline-stream`, or `workers` for the
+`sessions` topic; `?groups=` names others): `trackline publish` then `trackline stream` loses
+nothing.
 
-Not exercised by the test suite (no server here): only URI parsing, message mapping and the
-missing-extra error are. See docs/streaming.md.
+Ack and nack are Pub/Sub's own (nack = ack deadline 0). An ack timeout under Pub/Sub's 10 s
+minimum is applied by setting each pulled message's deadline (ModifyAckDeadline takes 0-600 s).
+The attempt count is Pub/Sub's `delivery_attempt`: every subscription of a topic gets a
+dead-letter policy to `<topic>.dlq` with the most attempts Pub/Sub allows (100), which makes
+Pub/Sub count deliveries across consumers; the move to `<topic>.dlq` after `bus_max_attempts`
+is the same code as on every bus (`base.dead_letter`), so dead letters look alike everywhere.
+Subscriptions of a `.dlq` topic have no policy; their count is kept per process.
+
+`PUBSUB_EMULATOR_HOST=HOST:PORT` points the official client at the emulator (anonymous
+credentials, plain gRPC, no metadata-server probe); otherwise Application Default Credentials.
+Tested against the Cloud SDK's emulator (tests/bus/test_contract.py, tests/bus/test_pubsub.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from trackline.bus.base import (
+    DLQ_SUFFIX,
     BusError,
     BusOptions,
     Capabilities,
@@ -27,12 +40,23 @@ from trackline.bus.base import (
     Publishing,
     Start,
     dead_letter,
+    dlq,
+    retrying,
 )
 from trackline.config import Settings
 from trackline.errors import ConfigError
 from trackline.extras import require_extra
 
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~+%-]{0,100}$")
+#: The groups whose subscription is created with a topic (what consumes it by default).
+BORN_GROUPS = ("trackline-stream",)
+BORN_GROUPS_BY_TOPIC = {"sessions": ("workers",)}
+#: Pub/Sub's largest max_delivery_attempts: the policy counts, trackline's rule moves.
+PUBSUB_MAX_ATTEMPTS = 100
+MIN_ACK_DEADLINE = 10
+CALL_TIMEOUT = 10.0  # seconds for an admin call (create, delete) or an ack
+T = TypeVar("T")
 
 
 def _client() -> Any:
@@ -44,6 +68,7 @@ def _client() -> Any:
 class PubSubTarget:
     project: str
     prefix: str | None
+    groups: tuple[str, ...] | None = None  # born groups named in the URI (None: the defaults)
 
     def topic_id(self, topic: str) -> str:
         return f"{self.prefix}.{topic}" if self.prefix else topic
@@ -54,9 +79,16 @@ class PubSubTarget:
     def subscription_path(self, topic: str, group: str) -> str:
         return f"projects/{self.project}/subscriptions/{self.topic_id(topic)}.{group}"
 
+    def born_groups(self, topic: str) -> tuple[str, ...]:
+        if self.groups is not None:
+            return self.groups
+        base = topic.removesuffix(DLQ_SUFFIX) if topic.endswith(DLQ_SUFFIX) else topic
+        return BORN_GROUPS_BY_TOPIC.get(base, BORN_GROUPS)
+
 
 def parse_uri(uri: str) -> PubSubTarget:
     rest = uri.split("://", 1)[1] if "://" in uri else ""
+    rest, _, query = rest.partition("?")
     project, _, prefix = rest.partition("/")
     if not PROJECT_RE.match(project):
         raise ConfigError(
@@ -66,7 +98,17 @@ def parse_uri(uri: str) -> PubSubTarget:
     prefix = prefix.strip("/") or ""
     if prefix and not re.match(r"^[A-Za-z][A-Za-z0-9._~+%-]*$", prefix):
         raise ConfigError(f"pubsub topic prefix {prefix!r} is not a valid topic id start")
-    return PubSubTarget(project, prefix or None)
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"groups"})
+    if unknown:
+        raise ConfigError(f"pubsub URI option {unknown[0]!r} is unknown; the one option is groups")
+    groups: tuple[str, ...] | None = None
+    if "groups" in options:
+        groups = tuple(g for v in options["groups"] for g in v.split(",") if g)
+        bad = [g for g in groups if not GROUP_RE.match(g)]
+        if bad:
+            raise ConfigError(f"pubsub group {bad[0]!r} is not a valid subscription id part")
+    return PubSubTarget(project, prefix or None, groups)
 
 
 def to_message(topic: str, received: Any, seen: int) -> Message:
@@ -90,18 +132,24 @@ class PubSubBus(Publishing):
     capabilities = Capabilities(
         ordering=True,
         persistence=True,
-        replay=False,  # a new subscription sees only later messages (seek is not used)
+        replay=False,  # a subscription holds only what was published after it existed
         consumer_groups=True,
         max_message_bytes=10 * 1024 * 1024,
+        total_order=False,  # ordered per key: each key is its own publish sequence
     )
 
     def __init__(self, uri: str, options: BusOptions) -> None:
         self.target = parse_uri(uri)
         self.options = options
         lib = _client()
-        self._lib = lib
+        from google.api_core import exceptions
+
+        self._exc = exceptions
         self.publisher = lib.PublisherClient(
-            publisher_options=lib.types.PublisherOptions(enable_message_ordering=True)
+            batch_settings=lib.types.BatchSettings(
+                max_bytes=9 * 1024 * 1024, max_latency=0.005, max_messages=1000
+            ),
+            publisher_options=lib.types.PublisherOptions(enable_message_ordering=True),
         )
         self.subscriber = lib.SubscriberClient()
         self._ready: set[str] = set()
@@ -111,14 +159,60 @@ class PubSubBus(Publishing):
     def from_uri(cls, uri: str, settings: Settings) -> PubSubBus:
         return cls(uri, BusOptions.from_settings(settings))
 
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """An admin or ack call: retried while the server is unavailable, then a BusError."""
+        errors = (self._exc.ServiceUnavailable, self._exc.DeadlineExceeded)
+        try:
+            result: T = retrying(what, fn, self.options.retry_seconds, errors)
+        except (self._exc.AlreadyExists, self._exc.NotFound):
+            raise  # the callers' to judge
+        except self._exc.GoogleAPICallError as exc:
+            raise BusError(f"Pub/Sub {what} failed: {exc.message or exc}") from None
+        return result
+
     def _ensure_topic(self, topic: str) -> str:
+        """The topic's path, creating it and its born groups' subscriptions on first use."""
         path = self.target.topic_path(topic)
         if path not in self._ready:
-            from google.api_core import exceptions
-
-            with contextlib.suppress(exceptions.AlreadyExists):
-                self.publisher.create_topic(request={"name": path})
+            with contextlib.suppress(self._exc.AlreadyExists):
+                self._call(
+                    f"create topic {path}",
+                    lambda: self.publisher.create_topic(
+                        request={"name": path}, timeout=CALL_TIMEOUT
+                    ),
+                )
             self._ready.add(path)
+            for group in self.target.born_groups(topic):
+                self._subscription(topic, group)
+        return path
+
+    def ensure_group(self, topic: str, group: str) -> None:
+        """Create the group's subscription (and the topic) unless it exists: messages published
+        from now on are kept for the group until it acks them."""
+        self._subscription(topic, group)
+
+    def _subscription(self, topic: str, group: str) -> str:
+        """The group's subscription path, created (with the topic) when it does not exist."""
+        path = self.target.subscription_path(topic, group)
+        if path in self._ready:
+            return path
+        request: dict[str, Any] = {
+            "name": path,
+            "topic": self._ensure_topic(topic),
+            "ack_deadline_seconds": min(600, max(MIN_ACK_DEADLINE, int(self.options.ack_timeout))),
+            "enable_message_ordering": True,
+        }
+        if not topic.endswith(DLQ_SUFFIX):
+            request["dead_letter_policy"] = {
+                "dead_letter_topic": self._ensure_topic(dlq(topic)),
+                "max_delivery_attempts": PUBSUB_MAX_ATTEMPTS,
+            }
+        with contextlib.suppress(self._exc.AlreadyExists):
+            self._call(
+                f"create subscription {path}",
+                lambda: self.subscriber.create_subscription(request=request, timeout=CALL_TIMEOUT),
+            )
+        self._ready.add(path)
         return path
 
     def publish_batch(self, topic: str, messages: Sequence[Outgoing]) -> list[str]:
@@ -127,27 +221,21 @@ class PubSubBus(Publishing):
             self.publisher.publish(path, m.data, ordering_key=m.ordering_key or "", **m.attributes)
             for m in messages
         ]
-        try:
-            return [str(f.result(timeout=self.options.retry_seconds + 30)) for f in futures]
-        except Exception as exc:
-            raise BusError(f"Pub/Sub publish to {path} failed: {exc}") from None
-
-    def _subscription(self, topic: str, group: str) -> str:
-        path = self.target.subscription_path(topic, group)
-        if path not in self._ready:
-            from google.api_core import exceptions
-
-            with contextlib.suppress(exceptions.AlreadyExists):
-                self.subscriber.create_subscription(
-                    request={
-                        "name": path,
-                        "topic": self._ensure_topic(topic),
-                        "ack_deadline_seconds": max(10, int(self.options.ack_timeout)),
-                        "enable_message_ordering": True,
-                    }
-                )
-            self._ready.add(path)
-        return path
+        ids: list[str] = []
+        failed: list[str] = []
+        for m, f in zip(messages, futures, strict=True):
+            try:
+                ids.append(str(f.result(timeout=self.options.retry_seconds + 30)))
+            except Exception as exc:  # the future's own error, or its timeout
+                failed.append(str(getattr(exc, "message", None) or exc or type(exc).__name__))
+                if m.ordering_key:  # a failed ordered publish pauses its key until resumed
+                    self.publisher.resume_publish(path, m.ordering_key)
+        if failed:
+            raise BusError(
+                f"Pub/Sub publish to {path} failed for {len(failed)} of {len(messages)} "
+                f"messages: {failed[0]}; check the server (PUBSUB_EMULATOR_HOST or credentials)"
+            )
+        return ids
 
     def consume(
         self,
@@ -159,50 +247,71 @@ class PubSubBus(Publishing):
         start: Start = "earliest",
     ) -> list[Message]:
         sub = self._subscription(topic, group)
-        from google.api_core import exceptions
-
         try:
             resp = self.subscriber.pull(
                 request={"subscription": sub, "max_messages": max_messages},
                 timeout=max(timeout, 0.1),
             )
-        except exceptions.DeadlineExceeded:
-            return []
+        except self._exc.DeadlineExceeded:
+            return []  # nothing arrived in time
+        except self._exc.GoogleAPICallError as exc:
+            raise BusError(f"Pub/Sub pull from {sub} failed: {exc.message or exc}") from None
+        received = list(resp.received_messages)
+        if received and self.options.ack_timeout < MIN_ACK_DEADLINE:
+            seconds = max(1, math.ceil(self.options.ack_timeout))
+            self._modack(sub, [r.ack_id for r in received], seconds)
         out = []
-        for r in resp.received_messages:
+        for r in received:
             seen = self._seen.get(r.message.message_id, 0) + 1
             self._seen[r.message.message_id] = seen
             out.append(to_message(topic, r, seen))
         return dead_letter(self, topic, group, out, self.options.max_attempts)
 
+    def _modack(self, sub: str, ack_ids: list[str], seconds: int) -> None:
+        self._call(
+            f"modify ack deadline on {sub}",
+            lambda: self.subscriber.modify_ack_deadline(
+                request={"subscription": sub, "ack_ids": ack_ids, "ack_deadline_seconds": seconds},
+                timeout=CALL_TIMEOUT,
+            ),
+        )
+
     def ack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
-        if messages:
-            sub = self._subscription(topic, group)
-            self.subscriber.acknowledge(
-                request={"subscription": sub, "ack_ids": [m.handle for m in messages]}
+        if not messages:
+            return
+        sub = self._subscription(topic, group)
+        ack_ids = [m.handle for m in messages]
+
+        def acknowledge(part: list[str]) -> Callable[[], Any]:
+            return lambda: self.subscriber.acknowledge(
+                request={"subscription": sub, "ack_ids": part}, timeout=CALL_TIMEOUT
             )
-            for m in messages:
-                self._seen.pop(m.id, None)
+
+        for i in range(0, len(ack_ids), 2500):  # a request carries at most 512 KiB of ids
+            self._call(f"ack on {sub}", acknowledge(ack_ids[i : i + 2500]))
+        for m in messages:
+            self._seen.pop(m.id, None)
 
     def nack(self, topic: str, group: str, messages: Sequence[Message]) -> None:
         if messages:
             sub = self._subscription(topic, group)
-            self.subscriber.modify_ack_deadline(
-                request={
-                    "subscription": sub,
-                    "ack_ids": [m.handle for m in messages],
-                    "ack_deadline_seconds": 0,
-                }
-            )
+            self._modack(sub, [m.handle for m in messages], 0)
 
     def lag(self, topic: str, group: str) -> int | None:
         return None  # only Cloud Monitoring knows (num_undelivered_messages)
 
     def delete_group(self, topic: str, group: str) -> None:
-        self.subscriber.delete_subscription(
-            request={"subscription": self.target.subscription_path(topic, group)}
-        )
-        self._ready.discard(self.target.subscription_path(topic, group))
+        path = self.target.subscription_path(topic, group)
+        with contextlib.suppress(self._exc.NotFound):
+            self._call(
+                f"delete subscription {path}",
+                lambda: self.subscriber.delete_subscription(
+                    request={"subscription": path}, timeout=CALL_TIMEOUT
+                ),
+            )
+        self._ready.discard(path)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.publisher.stop()  # sends what is batched, ends the batching threads
         self.subscriber.close()
