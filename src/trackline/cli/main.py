@@ -16,6 +16,7 @@ from trackline.cli import (
     config,
     connectors,
     contracts,
+    dashboard,
     demo,
     generate,
     groups,
@@ -103,6 +104,7 @@ aggregate_cli.register(app)
 streaming.register(app)
 cdc.register(app)
 worker.register(app)
+dashboard.register(app)
 config.register(app)
 
 

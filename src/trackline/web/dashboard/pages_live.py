@@ -1,0 +1,193 @@
+"""Stream, Sessions and Group: what is running now and what the friend group listens to.
+
+The stream page reads the metrics each micro-batch records in its own transaction
+(`meta.stream_metrics`); sessions come from the state store; the group page runs the group
+analytics and the recommender (DuckDB warehouse), cached under the warehouse's version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from trackline.errors import TracklineError
+from trackline.web.dashboard import charts, params
+from trackline.web.dashboard.pages_runs import Page
+from trackline.web.dashboard.source import Source
+
+BATCHES = 2_000  # the most recent batches the stream page reads
+SESSIONS = 100
+
+
+def stream(src: Source, q: QueryParams) -> Page:
+    ctx: dict[str, Any] = {"streams": [], "run": None, "batches": []}
+    if not src.has_warehouse():
+        return "stream.html", ctx
+    run = params.run_id(params.text(q, "run"))
+    with src.warehouse() as r:
+        streams = r.rows(
+            "SELECT run_id, topic, min(committed_at) AS first_at, max(committed_at) AS last_at, "
+            "sum(events) AS events, sum(rejected) AS rejected, count(*) AS batches "
+            "FROM meta.stream_metrics GROUP BY run_id, topic ORDER BY last_at DESC LIMIT 20"
+        )
+        ctx["streams"] = streams
+        if run is None and streams:
+            run = str(streams[0]["run_id"])
+        if run is None:
+            return "stream.html", ctx
+        batches = r.rows(
+            "SELECT committed_at, events, valid, rejected, duplicates, seconds, lag, p50_ms, "
+            "p99_ms FROM meta.stream_metrics WHERE run_id = $r "
+            "ORDER BY committed_at DESC LIMIT $n",
+            {"r": run, "n": BATCHES},
+        )
+        if not batches and not r.rows("SELECT 1 AS x FROM meta.runs WHERE run_id = $r", {"r": run}):
+            raise params.NotFound(f"no stream run {run!r}")
+    batches.reverse()
+    ctx.update(run=run, batches=batches[-50:][::-1], **_series(batches))
+    return "stream.html", ctx
+
+
+def _series(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per minute: events/s, the last lag, the worst p50/p99 and dead letters (rejected)."""
+    minutes: dict[datetime, dict[str, Any]] = defaultdict(
+        lambda: {"events": 0, "rejected": 0, "lag": None, "p50": None, "p99": None}
+    )
+    for b in batches:
+        at: datetime = b["committed_at"]
+        m = minutes[at.replace(second=0, microsecond=0)]
+        m["events"] += int(b["events"] or 0)
+        m["rejected"] += int(b["rejected"] or 0)
+        if b["lag"] is not None:
+            m["lag"] = int(b["lag"])
+        for k in ("p50", "p99"):
+            v = b[f"{k}_ms"]
+            if v is not None:
+                m[k] = v if m[k] is None else max(m[k], v)
+    keys = sorted(minutes)
+    if not keys:
+        return {"summary": None}
+    span = (batches[-1]["committed_at"] - batches[0]["committed_at"]).total_seconds()
+    span += float(batches[0]["seconds"] or 0)
+    busy = sum(float(b["seconds"] or 0) for b in batches)
+    total = sum(int(b["events"] or 0) for b in batches)
+    labels = [k.strftime("%H:%M") for k in keys]
+    # The first and last minutes are partial: events/s over the seconds each one covers.
+    secs = [60.0] * len(keys)
+    if len(keys) == 1:
+        secs[0] = max(span, 1.0)
+    else:
+        first, last = batches[0]["committed_at"], batches[-1]["committed_at"]
+        secs[0] = max(60.0 - first.second, 1.0)
+        secs[-1] = max(float(last.second) + 1, 1.0)
+    rate = [minutes[k]["events"] / s for k, s in zip(keys, secs, strict=True)]
+    p99 = [minutes[k]["p99"] for k in keys]
+    return {
+        "summary": {
+            "events": total,
+            "batches": len(batches),
+            "events_per_second": total / span if span > 0 else None,
+            "busy_events_per_second": total / busy if busy > 0 else None,
+            "lag": batches[-1]["lag"],
+            "p50_ms": batches[-1]["p50_ms"],
+            "p99_ms": max((b["p99_ms"] or 0) for b in batches),
+            "dead_letters": sum(int(b["rejected"] or 0) for b in batches),
+        },
+        "rate_chart": charts.lines(labels, [("events/s", rate)], "events per second"),
+        "lag_chart": charts.lines(
+            labels, [("lag (messages)", [minutes[k]["lag"] for k in keys])], "lag"
+        ),
+        "latency_chart": charts.lines(
+            labels,
+            [("p50 ms", [minutes[k]["p50"] for k in keys]), ("p99 ms", p99)],
+            "latency",
+        ),
+        "dead_chart": charts.bars(
+            [(lbl, minutes[k]["rejected"]) for lbl, k in zip(labels, keys, strict=True)][-30:],
+            "dead letters per minute",
+        ),
+    }
+
+
+def sessions(src: Source, q: QueryParams) -> Page:
+    status = params.choice(q, "status", params.SESSION_STATUSES)
+    with src.state() as store:
+        found = store.list_sessions(status, limit=SESSIONS)
+    counts: dict[str, int] = defaultdict(int)
+    for s in found:
+        counts[s.status] += 1
+    return "sessions.html", {
+        "sessions": found,
+        "status": status or "",
+        "statuses": params.SESSION_STATUSES,
+        "counts": dict(counts),
+    }
+
+
+def session(src: Source, session_id: str) -> Page:
+    if not params.RUN_ID.fullmatch(session_id):
+        raise params.NotFound("no such session")
+    with src.state() as store:
+        s = store.get_session(session_id)
+        if s is None:
+            raise params.NotFound(f"no session {session_id!r}")
+        timeline = store.session_timeline(session_id)
+    return "session.html", {"s": s, "timeline": timeline}
+
+
+def group(src: Source, q: QueryParams) -> Page:
+    from trackline.state.groups import list_groups
+
+    with src.state() as store:
+        groups = sorted(list_groups(store), key=lambda g: g.name)
+    name = params.text(q, "group")
+    ctx: dict[str, Any] = {"groups": groups, "group": None}
+    if name is None:
+        if not groups:
+            return "group.html", ctx
+        name = groups[0].name
+    chosen = next((g for g in groups if g.name == name), None)
+    if chosen is None:
+        raise params.NotFound(f"no group {name!r}")
+    ctx["group"] = chosen
+    if src.kind != "duckdb":
+        ctx["error"] = "group analytics read the DuckDB warehouse (not available on this one)"
+        return "group.html", ctx
+    if not src.has_warehouse():
+        ctx["error"] = "nothing loaded yet"
+        return "group.html", ctx
+    with src.warehouse() as r:
+        version = r.version()
+    try:
+        report, recs = src.cache.get(
+            ("group", chosen.name, tuple(chosen.user_ids), version),
+            lambda: _analyse(src, chosen.user_ids),
+        )
+    except TracklineError as exc:
+        ctx["error"] = str(exc)
+        return "group.html", ctx
+    members = report["members"]
+    plays = {u: report["per_member"][u]["plays"] for u in members}
+    ctx.update(
+        report=report,
+        recs=recs,
+        plays_chart=charts.bars(sorted(plays.items(), key=lambda kv: -kv[1]), "plays per member"),
+        heatmap=charts.heatmap(
+            members,
+            {(o["user_a"], o["user_b"]): float(o["track_jaccard"] or 0) for o in report["overlap"]},
+            "pairwise track overlap (Jaccard)",
+        ),
+    )
+    return "group.html", ctx
+
+
+def _analyse(src: Source, users: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from trackline.analytics.group_listening import analyse_group
+    from trackline.recommend.service import recommend
+
+    report = analyse_group(src.settings, users, top_n=10)
+    recs = [x.as_dict() for x in recommend(src.settings, users, n=10)]
+    return report, recs

@@ -1,0 +1,140 @@
+"""Where the dashboard reads: the warehouse (through its protocol) and the state store.
+
+Each request opens the warehouse read-only and closes it before answering, so the dashboard
+never holds the DuckDB file a stream writes between its micro-batches (a reader waits for the
+file a bounded time, `warehouse_read_wait_seconds`). Answers that cost a scan (histograms,
+drift, group analytics) are cached in memory under the warehouse's version: the number of runs
+and the rows they took in, which every commit changes. No SQL ever comes from a request: every
+statement is a constant of this package, values are bound as `$name` parameters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from trackline.config import Settings
+from trackline.core.dialect import ident
+from trackline.state.base import StateStore
+from trackline.warehouse.base import Warehouse, open_warehouse
+
+T = TypeVar("T")
+CACHE_ENTRIES = 512
+VERSION_SQL = "SELECT count(*) AS runs, sum(input_rows) AS rows FROM meta.runs"
+
+
+class Cache:
+    """A small thread-safe LRU of computed page parts."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.entries = entries
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                value: T = self._data[key]
+                return value
+        value = make()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.entries:
+                self._data.popitem(last=False)
+        return value
+
+
+class Source:
+    """The dashboard's one way in to the data; one per app."""
+
+    def __init__(self, settings: Settings, *, kind: str = "duckdb") -> None:
+        self.settings = settings
+        self.kind = kind
+        self.cache = Cache()
+
+    @contextmanager
+    def warehouse(self) -> Iterator[Reads]:
+        wh = open_warehouse(self.settings, read_only=True, kind=self.kind)
+        try:
+            yield Reads(wh)
+        finally:
+            wh.close()
+
+    @contextmanager
+    def state(self) -> Iterator[StateStore]:
+        from trackline.state import open_state
+
+        store = open_state(self.settings)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def has_warehouse(self) -> bool:
+        return self.kind != "duckdb" or self.settings.warehouse.exists()
+
+
+class Reads:
+    """Queries on one open warehouse, with the dialect's few differences in one place."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        self.dialect = getattr(wh, "name", "duckdb")
+        self._version: tuple[int, int] | None = None
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The result as dicts; a sum's DECIMAL (DuckDB's HUGEINT, BigQuery's NUMERIC) as a
+        plain int or float, so pages do arithmetic on it."""
+        result: list[dict[str, Any]] = self.wh.query(sql, params).to_pylist()
+        for row in result:
+            for k, v in row.items():
+                if isinstance(v, Decimal):
+                    row[k] = int(v) if v == v.to_integral_value() else float(v)
+        return result
+
+    def table(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        return self.wh.query(sql, params)
+
+    @property
+    def text_type(self) -> str:
+        return "STRING" if self.dialect == "bigquery" else "VARCHAR"
+
+    def ident(self, name: str) -> str:
+        return ident(name, "bigquery" if self.dialect == "bigquery" else "duckdb")
+
+    def relation(self, schema: str, name: str) -> str:
+        """A table's qualified name (`name` is checked by the caller against known names)."""
+        custom = getattr(self.wh, "relation", None)
+        if callable(custom):
+            return str(custom(schema, name))
+        return f"{schema}.{self.ident(name)}"
+
+    def version(self) -> tuple[int, int]:
+        """Changes with every committed run or stream batch: the key cached answers live under."""
+        if self._version is None:
+            (row,) = self.rows(VERSION_SQL)
+            self._version = (int(row["runs"] or 0), int(row["rows"] or 0))
+        return self._version
+
+    def array_contains(self, column: str, param: str) -> str:
+        """SQL: the array `column` holds the bound value `$param`."""
+        if self.dialect == "bigquery":
+            return f"${param} IN UNNEST({column})"
+        return f"list_contains({column}, ${param})"
+
+    def tables(self) -> set[str]:
+        """Dataset tables in the warehouse's main schema."""
+        if self.dialect == "bigquery":
+            lister = getattr(self.wh, "tables", None)
+            return set(lister()) if callable(lister) else set()
+        rows = self.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        )
+        return {str(r["table_name"]) for r in rows}
