@@ -17,7 +17,12 @@ import time
 from pathlib import Path
 
 from model import populate
-from trackline.analytics.group_listening import MEMBER_PLAYS, OVERLAP, group_report
+from trackline.analytics.group_listening import (
+    MEMBER_ACTIVITY,
+    MEMBER_PLAYS,
+    OVERLAP,
+    group_report,
+)
 from trackline.analytics.plays import activity_sql
 from trackline.config import Settings
 from trackline.core import duck
@@ -38,9 +43,11 @@ def main() -> None:
         reports, overlaps = [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            report = group_report(con, users)
+            report = group_report(con, users, min_play_ms=settings.min_play_ms)
             reports.append(time.perf_counter() - start)
-            con.execute(MEMBER_PLAYS.format(activity=activity_sql(con)), {"users": users})
+            activity = activity_sql(con, min_play_ms=settings.min_play_ms)
+            con.execute(MEMBER_ACTIVITY.format(activity=activity), {"users": users})
+            con.execute(MEMBER_PLAYS)
             start = time.perf_counter()
             pairs = con.execute(OVERLAP, {"users": users}).fetchall()
             overlaps.append(time.perf_counter() - start)

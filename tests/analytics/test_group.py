@@ -91,7 +91,9 @@ def test_a_registered_member_without_plays_gets_an_empty_profile(small_group: Se
     finally:
         store.close()
     report = analyse_group(small_group, ["ana", "zed"])
-    assert report["per_member"]["zed"] == {"plays": 0, "top_tracks": [], "top_artists": []}
+    assert report["per_member"]["zed"] == {
+        "plays": 0, "short_listens": 0, "skips": 0, "top_tracks": [], "top_artists": []
+    }  # fmt: skip
     pair = report["overlap"][0]
     assert (pair["shared_tracks"], pair["track_jaccard"]) == (0, 0)
 

@@ -22,13 +22,24 @@ from trackline.core import duck
 from trackline.errors import UsageError
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
-MEMBER_PLAYS = """
-CREATE OR REPLACE TEMP TABLE member_plays AS
+MEMBER_ACTIVITY = """
+CREATE OR REPLACE TEMP TABLE member_activity AS
 WITH members AS (SELECT DISTINCT unnest(CAST($users AS VARCHAR[])) AS user_id),
 activity AS ({activity})
-SELECT a.user_id, a.track_id, a.artist_name, a.track_name, a.minutes
+SELECT a.user_id, a.track_id, a.artist_name, a.track_name, a.minutes, a.is_play, a.skipped,
+       a.origin
 FROM activity a JOIN members m USING (user_id)
-WHERE a.is_play
+"""
+MEMBER_PLAYS = """
+CREATE OR REPLACE TEMP VIEW member_plays AS
+SELECT user_id, track_id, artist_name, track_name, minutes FROM member_activity WHERE is_play
+"""
+#: per member: plays, listens too short to be one, and skips (whether or not they count)
+MEMBER_COUNTS = """
+SELECT user_id, count(*) FILTER (WHERE is_play) AS plays,
+       count(*) FILTER (WHERE NOT is_play AND origin = 'listens') AS short_listens,
+       count(*) FILTER (WHERE skipped) AS skips
+FROM member_activity GROUP BY user_id
 """
 
 TOP_TRACKS = """
@@ -112,30 +123,37 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> l
 
 
 def group_report(
-    con: duckdb.DuckDBPyConnection, users: Sequence[str], *, top_n: int = 10
+    con: duckdb.DuckDBPyConnection,
+    users: Sequence[str],
+    *,
+    top_n: int = 10,
+    min_play_ms: int,
 ) -> dict[str, Any]:
-    """The whole report for these members on an open warehouse connection."""
+    """The whole report for these members on an open warehouse connection: only plays count
+    (`analytics.plays`: a listen under `min_play_ms` does not)."""
     if not users:
         raise UsageError("a group needs at least one member")
     if top_n < 1:
         raise UsageError("--top must be at least 1")
     members = sorted(set(users))
-    con.execute(MEMBER_PLAYS.format(activity=activity_sql(con)), {"users": members})
+    activity = activity_sql(con, min_play_ms=min_play_ms)
+    con.execute(MEMBER_ACTIVITY.format(activity=activity), {"users": members})
+    con.execute(MEMBER_PLAYS)
     n = {"n": top_n}
     tracks = _rows(con, TOP_TRACKS, n)
     artists = _rows(con, TOP_ARTISTS, n)
     per_member = {
         u: {
             "plays": 0,
+            "short_listens": 0,
+            "skips": 0,
             "top_tracks": [_drop(t, "user_id") for t in tracks if t["user_id"] == u],
             "top_artists": [_drop(a, "user_id") for a in artists if a["user_id"] == u],
         }
         for u in members
     }
-    for u, plays in con.execute(
-        "SELECT user_id, count(*) FROM member_plays GROUP BY user_id"
-    ).fetchall():
-        per_member[str(u)]["plays"] = int(plays)
+    for u, plays, short, skips in con.execute(MEMBER_COUNTS).fetchall():
+        per_member[str(u)].update(plays=int(plays), short_listens=int(short), skips=int(skips))
     return {
         "members": members,
         "per_member": per_member,
@@ -152,7 +170,7 @@ def analyse_group(settings: Settings, users: Sequence[str], *, top_n: int = 10) 
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
         require_known(settings, wh.con, users)
-        return group_report(wh.con, users, top_n=top_n)
+        return group_report(wh.con, users, top_n=top_n, min_play_ms=settings.min_play_ms)
     finally:
         wh.close()
 

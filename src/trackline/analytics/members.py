@@ -117,7 +117,8 @@ def require_known(settings: Settings, con: duckdb.DuckDBPyConnection, users: Seq
 
     wanted = sorted(set(users))
     among = "user_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-    sql = f"SELECT DISTINCT user_id FROM ({activity_sql(con)}) WHERE {among}"
+    activity = activity_sql(con, min_play_ms=0)  # any listen makes a user known
+    sql = f"SELECT DISTINCT user_id FROM ({activity}) WHERE {among}"
     seen = {str(r[0]) for r in con.execute(sql, [wanted]).fetchall()}
     groups = con.execute(
         "SELECT count(*) FROM information_schema.tables "

@@ -16,12 +16,13 @@ from trackline.recommend.base import Recommendation
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Expose the warehouse's plays as `plays_source`, the relation recommenders read."""
+def prepare(con: duckdb.DuckDBPyConnection, *, min_play_ms: int) -> None:
+    """Expose the warehouse's plays as `plays_source`, the relation recommenders read (a
+    listen under `min_play_ms` is not a play: it neither shapes taste nor excludes a track)."""
+    activity = activity_sql(con, min_play_ms=min_play_ms)
     con.execute(
         "CREATE OR REPLACE TEMP VIEW plays_source AS "
-        f"SELECT user_id, track_id, track_name, artist_name FROM ({activity_sql(con)}) "
-        "WHERE is_play"
+        f"SELECT user_id, track_id, track_name, artist_name FROM ({activity}) WHERE is_play"
     )
 
 
@@ -57,7 +58,7 @@ def recommend(
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
         require_known(settings, wh.con, users)
-        prepare(wh.con)
+        prepare(wh.con, min_play_ms=settings.min_play_ms)
         return _names(wh.con, recommender.recommend(wh.con, users, n))
     finally:
         wh.close()

@@ -47,8 +47,11 @@ def yesterday() -> date:
     return (datetime.now(UTC) - timedelta(days=1)).date()
 
 
-def daily_aggregates(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
-    rel = con.execute(SQL.format(activity=activity_sql(con)), {"day": day})
+def daily_aggregates(
+    con: duckdb.DuckDBPyConnection, day: date, *, min_play_ms: int
+) -> list[dict[str, Any]]:
+    activity = activity_sql(con, min_play_ms=min_play_ms)
+    rel = con.execute(SQL.format(activity=activity), {"day": day})
     names = [d[0] for d in rel.description or []]
     return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
 
@@ -58,7 +61,7 @@ def aggregate_day(settings: Settings, day: date | None = None) -> dict[str, Any]
     day = day or yesterday()
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
-        rows = daily_aggregates(wh.con, day)
+        rows = daily_aggregates(wh.con, day, min_play_ms=settings.min_play_ms)
     finally:
         wh.close()
     counts = {d: 0 for d in DIMENSIONS}
