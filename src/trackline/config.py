@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         description="State store URI: sqlite:///PATH (default <home>/state.db), "
         "postgresql://..., firestore://PROJECT[/DATABASE]",
     )
+    state_retry_seconds: float = Field(
+        default=20.0, ge=0, description="How long Firestore state calls retry while it is away"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key(s) encrypting refresh tokens at rest, comma-separated to rotate "
