@@ -58,7 +58,7 @@ def test_remove_user_drops_tokens(backend: Backend, store: StateStore) -> None:
     assert store.remove_user("alice") is True
     assert store.remove_user("alice") is False
     assert store.get_refresh_token("alice", "spotify") is None
-    assert backend.raw("SELECT count(*) FROM tokens") == [(0,)]
+    assert backend.tokens() == []
 
 
 # tokens ---------------------------------------------------------------------------------------
@@ -66,9 +66,11 @@ def test_tokens_are_encrypted_at_rest(backend: Backend, store: StateStore) -> No
     store.add_user("alice")
     store.set_refresh_token("alice", "spotify", TOKEN)
     assert store.get_refresh_token("alice", "spotify") == TOKEN
-    rows = backend.raw("SELECT user_id, provider, ciphertext FROM tokens")
+    rows = backend.tokens()
     assert len(rows) == 1 and rows[0][:2] == ("alice", "spotify")
-    assert TOKEN not in rows[0][2] and rows[0][2].startswith("gAAAAA")  # a Fernet token
+    ciphertext = rows[0][2]
+    assert ciphertext is not None and TOKEN not in ciphertext
+    assert ciphertext.startswith("gAAAAA")  # a Fernet token
     if backend.name == "sqlite":
         blob = b"".join(
             p.read_bytes() for p in backend.settings.home.parent.glob("state.db*") if p.is_file()
@@ -79,14 +81,14 @@ def test_tokens_are_encrypted_at_rest(backend: Backend, store: StateStore) -> No
 def test_rotation_overwrites_and_reauth_clears(backend: Backend, store: StateStore) -> None:
     store.add_user("alice")
     store.set_refresh_token("alice", "spotify", TOKEN)
-    before = backend.raw("SELECT ciphertext FROM tokens")
+    before = backend.tokens()
     store.mark_needs_reauth("alice", "spotify", "invalid_grant: token revoked")
     user = store.get_user("alice")
     assert user is not None and user.providers == {"spotify": "needs_reauth"}
     assert user.reauth_reasons == {"spotify": "invalid_grant: token revoked"}
     store.set_refresh_token("alice", "spotify", TOKEN + "-rotated")
     assert store.get_refresh_token("alice", "spotify") == TOKEN + "-rotated"
-    after = backend.raw("SELECT ciphertext FROM tokens")
+    after = backend.tokens()
     assert len(after) == 1 and after != before
     user = store.get_user("alice")
     assert user is not None and user.providers == {"spotify": "connected"}
@@ -137,34 +139,25 @@ def test_docs_round_trip(store: StateStore) -> None:
 
 
 # migrations -----------------------------------------------------------------------------------
+# The schema versions each backend records: SQL as numbered migrations, Firestore (schemaless)
+# as one version number.
+APPLIED = {"sqlite": [1, 2], "postgres": [1, 2], "firestore": [1]}
+
+
 def test_migrations_apply_once(backend: Backend, store: StateStore) -> None:
     store.add_user("alice")
-    assert store.schema_version() == 2
+    latest = APPLIED[backend.name][-1]
+    assert store.schema_version() == latest
     reopened = backend.open()
-    assert reopened.schema_version() == 2
-    assert backend.raw("SELECT version FROM trackline_migrations ORDER BY version") == [
-        (1,),
-        (2,),
-    ]
+    assert reopened.schema_version() == latest
+    assert backend.schema_versions() == APPLIED[backend.name]
     assert [u.user_id for u in reopened.list_users()] == ["alice"]
 
 
 def test_newer_schema_is_refused(backend: Backend, store: StateStore) -> None:
     store.close()
     backend.opened.remove(store)
-    if backend.name == "sqlite":
-        import sqlite3
-
-        con = sqlite3.connect(backend.settings.state.removeprefix("sqlite:///"))
-        con.execute("INSERT INTO trackline_migrations VALUES (99, 'future', 'x')")
-        con.commit()
-        con.close()
-    else:
-        import psycopg
-
-        conninfo, _, schema = backend.settings.state.partition("?schema=")
-        with psycopg.connect(conninfo, autocommit=True) as con:
-            con.execute(f"INSERT INTO \"{schema}\".trackline_migrations VALUES (99, 'f', 'x')")
+    backend.record_schema_version(99)
     with pytest.raises(SchemaVersionError, match=r"version 99.*newer trackline"):
         backend.open()
 
@@ -182,7 +175,7 @@ def test_create_session_checks_users(backend: Backend, store: StateStore) -> Non
     with pytest.raises(UsageError):
         store.create_session([])
     assert store.list_sessions() == []
-    assert backend.raw("SELECT count(*) FROM session_users") == [(0,)]
+    assert backend.stored_sessions() == 0
 
 
 def test_session_lifecycle(store: StateStore) -> None:

@@ -1,11 +1,12 @@
-"""Firestore at the boundary: URI, document ids, document shapes, the missing extra.
-
-No Firestore server runs here, so the client calls themselves are not exercised (docs/state.md).
+"""Firestore beyond the contract suite (which runs on the emulator, see conftest): URI, document
+ids, document shapes, the missing extra, and a server that does not answer.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from trackline.state import (
     ExtraNotInstalledError,
     Session,
     SessionUser,
+    StateError,
     StateURIError,
     StatusChange,
     User,
@@ -96,3 +98,20 @@ def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     settings = Settings.load(home=tmp_path, state_uri="firestore://my-project")
     with pytest.raises(ExtraNotInstalledError, match=r"trackline\[gcp\]"):
         open_state(settings)
+
+
+def test_unanswered_server_is_one_clear_error_in_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
+    settings = Settings.load(
+        home=tmp_path, state_uri="firestore://dead-project", state_retry_seconds=1.0
+    )
+    started = time.monotonic()
+    with pytest.raises(StateError, match="did not answer") as exc:
+        open_state(settings)
+    assert time.monotonic() - started < 15  # the client's own retries would take minutes
+    assert "FIRESTORE_EMULATOR_HOST" in str(exc.value) and "\n" not in str(exc.value)

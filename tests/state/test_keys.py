@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,29 +20,6 @@ ALICE_TOKEN = "AQ-alice-refresh-token-1111"
 BOB_TOKEN = "AQ-bob-refresh-token-2222"
 
 
-def _write(backend: Backend, sql: str, params: tuple[object, ...] = ()) -> None:
-    """Change rows behind the store's back, as someone with write access to the database."""
-    if backend.name == "sqlite":
-        con = sqlite3.connect(backend.settings.state.removeprefix("sqlite:///"))
-        with con:
-            con.execute(sql, params)
-        con.close()
-        return
-    import psycopg
-
-    conninfo, _, schema = backend.settings.state.partition("?schema=")
-    with psycopg.connect(conninfo, autocommit=True) as con:
-        con.execute(f'SET search_path TO "{schema}"')
-        con.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
-
-
-def _ciphertext(backend: Backend, user_id: str, provider: str) -> str:
-    rows = backend.raw(
-        f"SELECT ciphertext FROM tokens WHERE user_id = '{user_id}' AND provider = '{provider}'"
-    )
-    return str(rows[0][0])
-
-
 def _two_users(store: StateStore) -> None:
     for user_id, token in (("alice", ALICE_TOKEN), ("bob", BOB_TOKEN)):
         store.add_user(user_id)
@@ -53,28 +29,16 @@ def _two_users(store: StateStore) -> None:
 def test_swapped_token_rows_are_detected(backend: Backend, store: StateStore) -> None:
     _two_users(store)
     store.set_refresh_token("alice", "youtube", "AQ-alice-youtube")
-    alice, bob = _ciphertext(backend, "alice", "spotify"), _ciphertext(backend, "bob", "spotify")
-    _write(
-        backend,
-        "UPDATE tokens SET ciphertext = ? WHERE user_id = 'alice' AND provider = 'spotify'",
-        (bob,),
-    )
-    _write(
-        backend,
-        "UPDATE tokens SET ciphertext = ? WHERE user_id = 'bob' AND provider = 'spotify'",
-        (alice,),
-    )
+    alice, bob = backend.ciphertext("alice", "spotify"), backend.ciphertext("bob", "spotify")
+    backend.set_ciphertext("alice", "spotify", bob)
+    backend.set_ciphertext("bob", "spotify", alice)
     for user_id in ("alice", "bob"):
         with pytest.raises(SecretKeyError, match="another user or provider") as exc:
             store.get_refresh_token(user_id, "spotify")
         assert ALICE_TOKEN not in str(exc.value) and BOB_TOKEN not in str(exc.value)
     # a token moved to another provider of the same user is refused too
-    youtube = _ciphertext(backend, "alice", "youtube")
-    _write(
-        backend,
-        "UPDATE tokens SET ciphertext = ? WHERE user_id = 'bob' AND provider = 'spotify'",
-        (youtube,),
-    )
+    youtube = backend.ciphertext("alice", "youtube")
+    backend.set_ciphertext("bob", "spotify", youtube)
     with pytest.raises(SecretKeyError, match="another user or provider"):
         store.get_refresh_token("bob", "spotify")
     assert store.get_refresh_token("alice", "youtube") == "AQ-alice-youtube"
@@ -86,12 +50,12 @@ def test_old_unbound_tokens_are_read_then_bound_by_rotation(
     store.add_user("alice")
     store.set_refresh_token("alice", "spotify", "placeholder")
     legacy = cipher_from_settings(backend.settings).encrypt(ALICE_TOKEN)  # as before binding
-    _write(backend, "UPDATE tokens SET ciphertext = ? WHERE user_id = 'alice'", (legacy,))
+    backend.set_ciphertext("alice", "spotify", legacy)
     assert store.get_refresh_token("alice", "spotify") == ALICE_TOKEN
 
     new_key = Fernet.generate_key()
     assert store.rewrap_tokens(rewrapper(cipher_from_settings(backend.settings), new_key)) == 1  # type: ignore[attr-defined]
-    plain = Fernet(new_key).decrypt(_ciphertext(backend, "alice", "spotify").encode()).decode()
+    plain = Fernet(new_key).decrypt(backend.ciphertext("alice", "spotify").encode()).decode()
     assert '"user_id": "alice"' in plain and '"provider": "spotify"' in plain
 
 
@@ -106,7 +70,7 @@ def test_rotation_moves_every_token_to_the_new_key(backend: Backend, store: Stat
     for user_id in ("alice", "bob"):
         with pytest.raises(InvalidToken):  # the old key opens nothing any more
             Fernet(old_key.get_secret_value().encode()).decrypt(
-                _ciphertext(backend, user_id, "spotify").encode()
+                backend.ciphertext(user_id, "spotify").encode()
             )
     fresh = backend.open(secret_key=SecretStr(new_key.decode()))
     assert fresh.get_refresh_token("alice", "spotify") == ALICE_TOKEN
@@ -117,13 +81,13 @@ def test_rotation_moves_every_token_to_the_new_key(backend: Backend, store: Stat
 
 def test_rotation_is_all_or_nothing(backend: Backend, store: StateStore) -> None:
     _two_users(store)
-    before = {u: _ciphertext(backend, u, "spotify") for u in ("alice", "bob")}
-    _write(backend, "UPDATE tokens SET ciphertext = ? WHERE user_id = 'bob'", (before["alice"],))
+    before = {u: backend.ciphertext(u, "spotify") for u in ("alice", "bob")}
+    backend.set_ciphertext("bob", "spotify", before["alice"])
     with pytest.raises(SecretKeyError):
         store.rewrap_tokens(
             rewrapper(cipher_from_settings(backend.settings), Fernet.generate_key())
         )  # type: ignore[attr-defined]
-    assert _ciphertext(backend, "alice", "spotify") == before["alice"]  # rolled back
+    assert backend.ciphertext("alice", "spotify") == before["alice"]  # rolled back
 
 
 @pytest.fixture
