@@ -79,16 +79,28 @@ def test_dimensions_cover_every_fact_row(modelled: Modelled) -> None:
     )
 
 
+#: bronze listens, one row per play by the second (v1 rows kept milliseconds)
+PLAYS = (
+    "(SELECT DISTINCT ON (user_id, date_trunc('second', played_at), track_id) * FROM main.listens)"
+)
+
+
 def test_music_marts_reconcile(modelled: Modelled) -> None:
     wh, _ = modelled
-    listens, minutes = wh.rows("SELECT count(*), sum(minutes_played) FROM main.listens")[0]
+    listens, minutes = wh.rows(f"SELECT count(*), sum(minutes_played) FROM {PLAYS}")[0]
+    counted = wh.one(f"SELECT count(*) FROM {PLAYS} WHERE coalesce(ms_played >= 30000, true)")
+    assert 0 < counted < listens  # the generated data has listens too short to be plays
     events = wh.one("SELECT count(*) FROM main.listening_events")
     app_plays = wh.one("SELECT count(*) FROM main.listening_events WHERE event_type = 'play'")
     total, plays, mins = wh.rows(
         "SELECT sum(total_events), sum(plays), sum(minutes) FROM marts.user_daily_listening"
     )[0]
     assert total == listens + events
-    assert plays == listens + app_plays
+    assert plays == counted + app_plays
+    short = wh.one(
+        "SELECT count(*) FROM silver.listening_activity WHERE origin = 'listens' AND NOT is_play"
+    )
+    assert short == listens - counted
     assert mins == pytest.approx(minutes)
     assert wh.one("SELECT sum(plays) FROM marts.user_top_tracks") == plays
     assert wh.one("SELECT sum(plays) FROM marts.slice_engagement WHERE slice_name = 'genre'") == (
@@ -123,7 +135,8 @@ def test_group_overlap_matches_set_arithmetic(modelled: Modelled) -> None:
         tracks[u] = {
             r[0]
             for r in wh.rows(
-                "SELECT track_id FROM main.listens WHERE user_id = ? UNION "
+                "SELECT track_id FROM main.listens WHERE user_id = ? "
+                "AND coalesce(ms_played >= 30000, true) UNION "
                 "SELECT song_id FROM main.listening_events WHERE user_id = ? "
                 "AND event_type = 'play'",
                 [u, u],
@@ -134,6 +147,16 @@ def test_group_overlap_matches_set_arithmetic(modelled: Modelled) -> None:
         assert shared == len(both)
         either = tracks[a] | tracks[b]
         assert jaccard == pytest.approx(len(both) / len(either) if either else None)
+
+
+def test_a_play_stored_by_v1_and_v2_is_one_activity_row(modelled: Modelled) -> None:
+    wh, _ = modelled
+    assert wh.one("SELECT count(*) FROM main.listens WHERE run_id = 'v1'") == 1
+    assert wh.one("SELECT count(*) FROM silver.listening_activity WHERE origin = 'listens'") == (
+        wh.one(f"SELECT count(*) FROM {PLAYS}")
+    )
+    bronze = wh.one("SELECT count(*) FROM main.listens")
+    assert wh.one(f"SELECT count(*) FROM {PLAYS}") == bronze - 1
 
 
 def test_incremental_run_adds_late_events_once(modelled: Modelled) -> None:

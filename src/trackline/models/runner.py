@@ -7,6 +7,7 @@ output is silenced and its log goes to `<home>/dbt/logs`. Failures come back as 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -152,6 +153,8 @@ def invoke(
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
         "--no-use-colors",
+        # settings the models read (what counts as a play)
+        "--vars", json.dumps({"min_play_ms": settings.min_play_ms}),
         *extra_args,
     ]  # fmt: skip
     for s in select:

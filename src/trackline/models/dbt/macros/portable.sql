@@ -5,6 +5,12 @@
   {%- else -%}cast(timezone('UTC', {{ expr }}) as date){%- endif -%}
 {%- endmacro %}
 
+{# A timestamp truncated to the whole second (listens v1 kept the API's milliseconds). #}
+{% macro to_second(expr) -%}
+  {%- if target.type == 'bigquery' -%}timestamp_trunc({{ expr }}, second)
+  {%- else -%}date_trunc('second', {{ expr }}){%- endif -%}
+{%- endmacro %}
+
 {% macro date_key(expr) -%}
   {%- if target.type == 'bigquery' -%}cast(format_date('%Y%m%d', {{ expr }}) as int64)
   {%- else -%}cast(strftime({{ expr }}, '%Y%m%d') as integer){%- endif -%}
