@@ -13,7 +13,7 @@ from tests.services import require
 from trackline.bus.base import Bus, open_bus
 from trackline.config import Settings
 
-BACKENDS = ["log", "redis", "nats", "pubsub"]
+BACKENDS = ["log", "redis", "nats", "pubsub", "kafka"]
 OpenBus = Callable[..., Bus]
 
 
@@ -25,7 +25,8 @@ def _uri(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", require("pubsub"))
         return f"pubsub://tl-{uuid.uuid4().hex[:12]}"
     if kind == "kafka":
-        return f"kafka://{require('kafka')}"
+        # a short session: a dead consumer's partitions move on (and a group forms) quickly
+        return f"kafka://{require('kafka')}?session_timeout_ms=2000"
     return require(kind)
 
 

@@ -1,4 +1,5 @@
-"""Pub/Sub and Kafka have no server here: URIs, message mapping, the missing-extra error."""
+"""Pub/Sub and Kafka without a server: URIs, message mapping, the missing-extra error (the
+contract suite runs them against the emulator and tansu)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ def test_pubsub_uri_names_project_and_prefix() -> None:
     )
     assert pubsub.parse_uri("pubsub://my-project-1").topic_id("events") == "events"
     for bad in ("pubsub://", "pubsub://X", "pubsub://my-project-1/9bad"):
+        with pytest.raises(ConfigError):
+            pubsub.parse_uri(bad)
+
+
+def test_pubsub_born_groups_default_and_from_the_uri() -> None:
+    default = pubsub.parse_uri("pubsub://my-project-1")
+    assert default.born_groups("events") == ("trackline-stream",)
+    assert default.born_groups("events.dlq") == ("trackline-stream",)
+    assert default.born_groups("sessions") == ("workers",)
+    named = pubsub.parse_uri("pubsub://my-project-1/p?groups=a,b.c")
+    assert named.born_groups("sessions") == ("a", "b.c") and named.prefix == "p"
+    for bad in ("pubsub://my-project-1?group=a", "pubsub://my-project-1?groups=a/b"):
         with pytest.raises(ConfigError):
             pubsub.parse_uri(bad)
 
@@ -57,6 +70,16 @@ def test_kafka_uri_and_message_mapping() -> None:
     for bad in ("kafka://", "kafka://host", "kafka://h:port"):
         with pytest.raises(ConfigError):
             kafka.parse_uri(bad)
+    assert kafka.parse_uri("kafka://b1:9092?session_timeout_ms=2000") == "b1:9092"
+    assert kafka.session_timeout_ms("kafka://b1:9092?session_timeout_ms=2000") == 2000
+    assert kafka.session_timeout_ms("kafka://b1:9092") == kafka.SESSION_TIMEOUT_MS
+    for bad in (
+        "kafka://b:1?session_timeout_ms=5",
+        "kafka://b:1?session_timeout_ms=x",
+        "kafka://b:1?acks=0",
+    ):
+        with pytest.raises(ConfigError):
+            kafka.session_timeout_ms(bad)
     record = SimpleNamespace(
         key=lambda: b"inventory:WH-01/3",
         value=lambda: b"{}",

@@ -80,7 +80,8 @@ def test_a_consumer_that_dies_without_ack_gets_its_messages_redelivered(
     time.sleep(1.2)  # the ack timeout passes
     again = drain(alive, topic, "g", 5)
     assert sorted(m.id for m in again) == sorted(m.id for m in taken)
-    assert all(m.delivery_attempt == 2 for m in again)
+    if alive.capabilities.shared_attempts:
+        assert all(m.delivery_attempt == 2 for m in again)
     assert alive.consume(topic, "g", timeout=1.5) == []  # acked: gone for good
 
 
@@ -96,7 +97,8 @@ def test_dead_letter_after_max_attempts(make_bus: OpenBus, topic: str) -> None:
         bus.ack(topic, "g", [m for m in got if m.data == b"fine"])
         assert poison and poison[0].delivery_attempt == attempt
         bus.nack(topic, "g", poison)
-    assert bus.consume(topic, "g", timeout=0.5) == []  # third attempt went to the DLQ
+    for _ in range(4):  # a seek-back bus (Kafka) redelivers after a fetch: give it time
+        assert bus.consume(topic, "g", timeout=0.5) == []  # third attempt went to the DLQ
     dead = drain(bus, dlq(topic), "audit", 1)
     assert dead[0].data == b"poison"
     assert dead[0].attributes["event_type"] == "orders"
@@ -129,19 +131,40 @@ def test_a_group_shares_work_and_groups_are_independent(make_bus: OpenBus, topic
     one.ensure_group(topic, "g")
     one.ensure_group(topic, "other")
     one.publish_batch(topic, [Outgoing(str(i).encode()) for i in range(20)])
-    a = drain(one, topic, "g", 8)
-    b = drain(two, topic, "g", 12)
+    if one.capabilities.shares_per_message:
+        a = drain(one, topic, "g", 8)
+        b = drain(two, topic, "g", 12)
+        assert len(a) == 8 and len(b) == 12
+    else:  # members own partitions: both must keep polling while the group settles
+        a, b = [], []
+        deadline = time.monotonic() + 20
+        while len(a) + len(b) < 20 and time.monotonic() < deadline:
+            for bus, got in ((one, a), (two, b)):
+                batch = bus.consume(topic, "g", max_messages=4, timeout=0.3)
+                bus.ack(topic, "g", batch)
+                got.extend(batch)
     ids_a, ids_b = {m.id for m in a}, {m.id for m in b}
-    assert len(ids_a) == 8 and len(ids_b) == 12 and not ids_a & ids_b
+    assert len(ids_a) + len(ids_b) == 20 and not ids_a & ids_b
+    assert one.consume(topic, "g", timeout=0.3) == []
     assert two.consume(topic, "g", timeout=0.3) == []
     other = drain(two, topic, "other", 20)  # another group sees everything
     assert {m.id for m in other} == ids_a | ids_b
 
 
-def test_replay_from_the_beginning_where_declared(make_bus: OpenBus, topic: str) -> None:
+def test_replay_from_the_beginning_where_declared(
+    make_bus: OpenBus, topic: str, request: pytest.FixtureRequest
+) -> None:
     bus = make_bus()
     if not bus.capabilities.replay:
         pytest.skip(f"{type(bus).__name__} does not declare replay")
+    if bus.scheme == "kafka":  # the broker here, not the adapter: see docs/streaming.md
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="tansu 0.6.0 answers ListOffsets(latest) with wrong high watermarks, so "
+                "a group starting at 'latest' starts early; fine on Apache Kafka",
+            )
+        )
     bus.publish_batch(topic, [Outgoing(f"old{i}".encode()) for i in range(5)])
     drain(bus, topic, "first", 5)
     assert bus.consume(topic, "late", timeout=0.3, start="latest") == []

@@ -61,7 +61,11 @@ class Capabilities:
     consumer_groups: consumers of one group share the work, each message to one of them;
     max_message_bytes: the largest payload the bus accepts;
     total_order: one consumer sees all messages of a topic in publish order, across keys
-        (false where order holds per key only: Pub/Sub, Kafka's partitions).
+        (false where order holds per key only: Pub/Sub, Kafka's partitions);
+    shared_attempts: `delivery_attempt` counts deliveries to every consumer of the group
+        (false where each process counts its own: Kafka);
+    shares_per_message: a group's members take messages one consume at a time, so any member
+        gets the next one (false where a member owns whole partitions until a rebalance: Kafka).
     """
 
     ordering: bool
@@ -70,6 +74,8 @@ class Capabilities:
     consumer_groups: bool
     max_message_bytes: int
     total_order: bool = True
+    shared_attempts: bool = True
+    shares_per_message: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +85,8 @@ class Capabilities:
             "consumer_groups": self.consumer_groups,
             "max_message_bytes": self.max_message_bytes,
             "total_order": self.total_order,
+            "shared_attempts": self.shared_attempts,
+            "shares_per_message": self.shares_per_message,
         }
 
 
