@@ -1,4 +1,5 @@
-"""One contract suite for every serving backend that runs here (embedded SQLite, Redis)."""
+"""One contract suite for every serving backend that runs here (embedded SQLite, Redis, the
+Bigtable emulator)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,21 @@ from trackline.serving.bigtable import parse_uri
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServingStore]:
+@pytest.fixture(params=["sqlite", "redis", "bigtable"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServingStore]:
     if request.param == "sqlite":
         s = open_store(f"sqlite:///{tmp_path / 'serving.sqlite'}")
         yield s
         s.close()
         return
     prefix = f"trackline-test-{uuid.uuid4().hex[:8]}"
-    s = open_store(f"{require('redis')}?prefix={prefix}")
+    if request.param == "bigtable":
+        monkeypatch.setenv("BIGTABLE_EMULATOR_HOST", require("bigtable"))
+        s = open_store(f"bigtable://test-project/{prefix}?prefix=t_")
+    else:
+        s = open_store(f"{require('redis')}?prefix={prefix}")
     yield s
     for table in ("events", "daily"):
         s.kv.drop(table)  # type: ignore[attr-defined]
