@@ -12,7 +12,10 @@ from trackline.cli.common import dumps, jsonable, out, state
 
 def query(
     ctx: typer.Context,
-    sql: Annotated[str, typer.Argument(help="One read-only SQL statement (DuckDB dialect).")],
+    sql: Annotated[
+        str,
+        typer.Argument(help="One read-only SQL statement (DuckDB dialect; BigQuery: translated)."),
+    ],
     json_: Annotated[bool, typer.Option("--json", help="Print rows as a JSON array.")] = False,
     limit: Annotated[int, typer.Option("--limit", help="Rows to print in a table.")] = 100,
 ) -> None:
@@ -21,9 +24,10 @@ def query(
     Exit 2 when the SQL is refused or cannot run as written, 1 when it fails while running.
     """
     settings = state(ctx).settings()
-    from trackline.warehouse.duckdb import DuckDBWarehouse, QueryFailedError
+    from trackline.warehouse.base import open_warehouse
+    from trackline.warehouse.duckdb import QueryFailedError
 
-    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
+    wh = open_warehouse(settings, read_only=True)
     try:
         result = wh.read_only_query(sql)
     finally:

@@ -33,7 +33,12 @@ from trackline.core.progress import NullReporter, Reporter
 from trackline.engines.sinks.curated import CuratedSink
 from trackline.engines.sinks.rejected import RejectedRows, into_meta
 from trackline.engines.sinks.repeats import Repeats
-from trackline.engines.sinks.warehouse import LINEAGE, RunWarehouse, WarehouseTable
+from trackline.engines.sinks.warehouse import (
+    LINEAGE,
+    RunWarehouse,
+    WarehouseTable,
+    open_run_warehouse,
+)
 from trackline.engines.stages import plan, record
 from trackline.engines.stages.check import CheckedFiles
 from trackline.engines.stages.land import land
@@ -126,11 +131,11 @@ class LocalEngine:
                     plan.hash_inputs, files, scan_lines=checks.fast, threads=s.duckdb_threads
                 )
                 checks.start()
-                wh = self.warehouse_type(s.warehouse, s)
+                wh = open_run_warehouse(s, self.warehouse_type)
                 hashed = hashing.result()
                 checks.hashed(hashed.scans)
             manifest = plan.new_manifest(s, contract, files, hashed, started, force=force)
-            previous = plan.previous(wh.con, manifest.run_id)
+            previous = wh.previous(manifest.run_id)
             if previous is not None:
                 record.republish(self.lake, previous)
                 return record.skipped(self.lake, s, previous)

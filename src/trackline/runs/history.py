@@ -8,13 +8,21 @@ from typing import Any
 from trackline.config import Settings
 from trackline.errors import UnknownRunError
 from trackline.runs.manifest import Manifest
-from trackline.warehouse.duckdb import DuckDBWarehouse
+from trackline.warehouse.base import Warehouse, open_warehouse
 
 
-def _open(settings: Settings) -> DuckDBWarehouse | None:
-    if not settings.warehouse.exists():
+def _open(settings: Settings) -> Warehouse | None:
+    """The warehouse, read-only; None when nothing has been run there yet."""
+    if settings.warehouse_kind == "duckdb" and not settings.warehouse.exists():
         return None
-    return DuckDBWarehouse(settings.warehouse, settings, read_only=True)
+    wh = open_warehouse(settings, read_only=True)
+    if wh.name == "bigquery":
+        from trackline.warehouse.bigquery import BigQueryWarehouse
+
+        if isinstance(wh, BigQueryWarehouse) and not wh.has_runs():
+            wh.close()
+            return None
+    return wh
 
 
 def list_runs(

@@ -24,7 +24,7 @@ import pyarrow as pa
 from trackline.config import Settings
 from trackline.contracts.spec import Contract
 from trackline.engines.sinks.rejected import RejectedTable
-from trackline.engines.sinks.warehouse import WarehouseTable
+from trackline.engines.sinks.warehouse import RunWarehouse, WarehouseTable, open_run_warehouse
 from trackline.errors import TracklineError
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
@@ -40,12 +40,12 @@ class WarehouseSink:
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.settings = settings
         self.run_id = run_id
-        self._wh: DuckDBWarehouse | None = None
+        self._wh: RunWarehouse | None = None
         self._tables: dict[str, WarehouseTable] = {}  # per contract, for this connection
         self._rejected: RejectedTable | None = None
         self.waited_seconds = 0.0  # time spent waiting for readers to let the file go
 
-    def _open(self) -> DuckDBWarehouse:
+    def _open(self) -> RunWarehouse:
         if self._wh is not None:
             return self._wh
         began = time.monotonic()
@@ -53,7 +53,7 @@ class WarehouseSink:
         logged = False
         while True:
             try:
-                self._wh = DuckDBWarehouse(self.settings.warehouse, self.settings)
+                self._wh = open_run_warehouse(self.settings)  # DuckDB, or BigQuery's
                 self.waited_seconds += time.monotonic() - began
                 return self._wh
             except TracklineError:
@@ -98,16 +98,25 @@ class WarehouseSink:
             con.execute("ROLLBACK")
             self.release()
             raise
-        con.execute("COMMIT")
-        self.release()  # readers get the file until the next batch commits
+        try:
+            wh.commit()  # BigQuery's publishes the batch (docs/warehouse.md)
+        finally:
+            self.release()  # readers get the file until the next batch commits
         return inserted
 
     def run(self, step: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
         """Run one more statement step on the warehouse (e.g. the run record at the end),
         committed on its own, then let the file go."""
-        con = self._open().con
+        wh = self._open()
+        con = wh.con
         try:
-            step(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                step(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            wh.commit()
         finally:
             self.release()
 

@@ -1,8 +1,10 @@
 """BigQuery DDL generated from a contract (design.md 3.5): one table per contract with the same
 columns as the DuckDB warehouse, partitioned and clustered as the contract says.
 
-Pure text generation: no client, no network. Applying it is the cloud deployment's job; the
-dbt project's `bigquery` target then reads these tables as its bronze sources.
+Pure text generation: no client, no network. The BigQuery warehouse (`bigquery_run.py`) creates
+the same tables through the API from `table_schema`, `time_partitioning` and `cluster_fields`;
+the DDL text is for a deployment that creates them itself. The dbt project's `bigquery` target
+reads these tables as its bronze sources.
 """
 
 from __future__ import annotations
@@ -90,3 +92,40 @@ def bigquery_ddl(
     if contract.description:
         lines.append(f"OPTIONS(description={literal(contract.description, BQ)})")
     return "\n".join(lines) + ";"
+
+
+# The same table, as the API creates it (the warehouse creates its tables through the client).
+Column = tuple[str, str, str]  # name, BigQuery type, mode
+LINEAGE_COLUMNS: list[Column] = [
+    ("_source_file", "STRING", "NULLABLE"),
+    ("_source_line", "INT64", "NULLABLE"),
+]
+RUN_COLUMNS: list[Column] = [
+    ("ingestion_time", "TIMESTAMP", "REQUIRED"),
+    ("run_id", "STRING", "REQUIRED"),
+]
+
+
+def table_schema(contract: Contract, derived_types: dict[str, str]) -> list[Column]:
+    """The contract's table: its fields, derived columns, lineage, `ingestion_time`, `run_id`."""
+    columns: list[Column] = [
+        (n, BIGQUERY_TYPES[s.type], "REQUIRED" if s.required else "NULLABLE")
+        for n, s in contract.fields.items()
+    ]
+    for name in contract.derived:
+        duck_type = derived_types.get(name, "DOUBLE").upper()
+        columns.append((name, FROM_DUCKDB.get(duck_type, "STRING"), "NULLABLE"))
+    return columns + LINEAGE_COLUMNS + RUN_COLUMNS
+
+
+def time_partitioning(contract: Contract) -> tuple[str, str] | None:
+    """(field, DAY | MONTH) of the contract's first time partition key, as `partition_clause`."""
+    for p in contract.partitions:
+        spec = contract.fields.get(p.field)
+        if spec is not None and spec.type in ("timestamp", "date"):
+            return p.field, "MONTH" if p.transform == "month" else "DAY"
+    return None
+
+
+def cluster_fields(contract: Contract) -> list[str]:
+    return [c for c in contract.cluster_by if c in contract.fields][:MAX_CLUSTER_COLUMNS]

@@ -6,19 +6,30 @@ deleted and a redelivered or re-run input adds nothing:
 - `load`: a whole input streams through one statement (DuckDB pulls the batches, which pass
   every other sink on their way); the run's own repeats were marked off beforehand (`_keep`);
 - `write`: one batch, one statement (the stream processor's micro-batches).
+
+The table lives in the run's warehouse (`open_run_warehouse`): the DuckDB file itself, or for
+`bigquery://` a working DuckDB whose commit publishes to BigQuery
+(`warehouse/bigquery_run.py`). There, the keys BigQuery holds from earlier runs are found after
+each input's INSERT (`mark_held`) and left out of what the run reports as added, as the
+anti-join leaves out the keys a DuckDB table holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
+from trackline.config import Settings
 from trackline.contracts.spec import Contract
 from trackline.core import duck
 from trackline.core.dialect import ident
+from trackline.engines.stages import plan
 from trackline.lake import StoredFile
+from trackline.runs.manifest import Manifest
+from trackline.warehouse.bigquery_run import BigQueryStaging
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 LINEAGE = ["_source_file", "_source_line"]  # where each row came from
@@ -30,6 +41,41 @@ class RunWarehouse(DuckDBWarehouse):
 
     def commit(self) -> None:
         self.con.execute("COMMIT")
+
+    @property
+    def uri(self) -> str:
+        """Where the run's rows go (a run's `paths.warehouse`)."""
+        return str(self.path.absolute())
+
+    def previous(self, run_id: str) -> Manifest | None:
+        """The manifest of the run with this id, if one was done."""
+        return plan.previous(self.con, run_id)
+
+    def mark_held(self, contract: Contract, run_id: str, where: str, params: dict[str, Any]) -> int:
+        """Rows of this run the warehouse held from another run already, left out of the
+        run's rows: none here (the INSERT's anti-join left them out)."""
+        return 0
+
+
+class BigQueryRunWarehouse(BigQueryStaging, RunWarehouse):
+    """A run's warehouse for `bigquery://PROJECT/DATASET` (see `BigQueryStaging`)."""
+
+
+def open_run_warehouse(
+    settings: Settings, duckdb_type: type[RunWarehouse] = RunWarehouse
+) -> RunWarehouse:
+    """The warehouse a run writes through, as `warehouse_uri` says."""
+    if settings.warehouse_kind == "bigquery":
+        return BigQueryRunWarehouse(settings)
+    return duckdb_type(settings.warehouse, settings)
+
+
+def _held(
+    wh: DuckDBWarehouse, contract: Contract, run_id: str, where: str, params: dict[str, Any]
+) -> int:
+    if isinstance(wh, RunWarehouse):
+        return wh.mark_held(contract, run_id, where, params)
+    return 0
 
 
 def same_key(keys: list[str], a: str, b: str) -> str:
@@ -88,6 +134,9 @@ class WarehouseTable:
         finally:
             con.unregister("checked_rows")
         added = int(row[0]) if row else 0
+        if added:
+            where, params = "_source_file = $source", {"source": source}
+            added -= _held(self.wh, self.contract, self.run_id, where, params)
         self.inserted += added
         return added
 
@@ -111,7 +160,11 @@ class WarehouseTable:
             ).fetchone()
         finally:
             con.unregister("batch_rows")
-        self.inserted += int(row[0]) if row else 0
+        added = int(row[0]) if row else 0
+        if added:
+            where, params = "ingestion_time = $now", {"now": self.now}
+            added -= _held(self.wh, self.contract, self.run_id, where, params)
+        self.inserted += added
 
     def finish(self) -> list[StoredFile]:
         return []  # the rows commit with the caller's transaction

@@ -84,7 +84,11 @@ class RunLayout:
             "rejected": d(self.rejected),
             "reports": d(self.reports),
             "manifest": d(self.manifest),
-            "warehouse": str(settings.warehouse.absolute()),
+            "warehouse": (
+                settings.warehouse_uri or ""
+                if settings.warehouse_kind == "bigquery"
+                else str(settings.warehouse.absolute())
+            ),
             "table": table,
         }
 
