@@ -1,24 +1,32 @@
-"""The lake root works the same on a local path and on memory:// (fsspec)."""
+"""The lake root works the same on a local path, memory:// and gs:// on the GCS emulator."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from tests.lake.gcs_emulator import Bucket, make_bucket
 from trackline.errors import ConfigError
 from trackline.lake import Lake
 
 
-@pytest.fixture(params=["local", "memory"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+@pytest.fixture(params=["local", "memory", "gcs"])
+def lake(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Lake]:
     if request.param == "local":
-        return Lake(str(tmp_path / "lake"))
-    return Lake(f"memory://lake-{uuid.uuid4().hex}")
+        yield Lake(str(tmp_path / "lake"))
+    elif request.param == "memory":
+        yield Lake(f"memory://lake-{uuid.uuid4().hex}")
+    else:
+        for fresh in make_bucket(monkeypatch):
+            yield Lake(fresh.uri())
 
 
 def test_land_copies_bytes_and_hashes(lake: Lake, tmp_path: Path) -> None:
@@ -63,3 +71,31 @@ def test_json_and_parquet_documents(lake: Lake) -> None:
 def test_unknown_protocol_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot open lake"):
         Lake("nosuchproto://bucket/x")
+
+
+def test_gcs_lake_writes_each_object_once_under_its_final_name(bucket: Bucket) -> None:
+    lake = Lake(bucket.uri("root"))
+    lake.write_json(lake.path("manifests", "r1.json"), {"a": 1})
+    stored = lake.write_parquet(
+        pa.table({"x": [1, 2, 3]}).to_reader(), lake.path("rejected", "p.parquet")
+    )
+    assert lake.display(stored.path) == f"gs://{bucket.name}/root/rejected/p.parquet"
+    assert bucket.objects() == ["root/manifests/r1.json", "root/rejected/p.parquet"]
+
+
+def test_a_missing_bucket_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for missing in make_bucket(monkeypatch, create=False):
+        with pytest.raises(ConfigError, match=f"gs://{missing.name} does not exist"):
+            Lake(missing.uri())
+
+
+def test_an_emulator_turns_off_gcsfs_experimental_support(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", raising=False)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    Lake(f"memory://lake-{uuid.uuid4().hex}")
+    assert "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT" not in os.environ  # no emulator: untouched
+    for fresh in make_bucket(monkeypatch):
+        Lake(fresh.uri())
+        assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"

@@ -3,6 +3,13 @@
 Everything goes through fsspec, so a local path, `memory://`, `gs://` or `s3://` work with no
 code change (remote ones need `trackline[gcp]` / `trackline[s3]`). Partitioned Parquet is
 written by `trackline.lake.partitions`.
+
+An object store has no temporary names to rename from: an object appears whole when its
+upload finishes, so every file is written once, under its final name. The bucket must exist:
+it is checked once per process, so a missing bucket is one clear error before anything runs.
+With `STORAGE_EMULATOR_HOST` set (a GCS emulator), gcsfs talks to it anonymously and its
+experimental zonal/HNS support is switched off before gcsfs is imported (with it on, gcsfs
+releases from 2026 wait forever on the emulator); see docs/lake.md.
 """
 
 from __future__ import annotations
@@ -36,10 +43,22 @@ class StoredFile:
         return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
 
 
+# buckets found to exist in this process (checked once: one call, not one per Lake)
+_BUCKETS_SEEN: set[tuple[str, str]] = set()
+
+
+def _prepare_gcs(uri: str) -> None:
+    """Before gcsfs is first imported: keep its experimental zonal/HNS code path off when an
+    emulator is configured (the caller's own setting wins)."""
+    if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
 class Lake:
     """A lake root on any fsspec filesystem."""
 
     def __init__(self, uri: str) -> None:
+        _prepare_gcs(uri)
         try:
             self.fs, root = fsspec.core.url_to_fs(uri)
         except (ImportError, ValueError) as exc:
@@ -52,6 +71,29 @@ class Lake:
         self.is_local = "file" in _protocols(self.fs)
         if self.is_local:
             self.fs.makedirs(self.root, exist_ok=True)
+        else:
+            self._check_bucket()
+
+    def _check_bucket(self) -> None:
+        proto = _protocols(self.fs)[0]
+        if proto == "memory":
+            return
+        bucket = self.root.strip("/").split("/", 1)[0]
+        if (proto, bucket) in _BUCKETS_SEEN:
+            return
+        where = f"{proto}://{bucket}"
+        try:
+            self.fs.info(bucket)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"the lake bucket {where} does not exist (or these credentials cannot see "
+                f"it): create it (e.g. `gcloud storage buckets create {where}`) or fix lake_uri"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise TracklineError(
+                f"cannot reach the lake bucket {where}: {type(exc).__name__}: {exc}"
+            ) from None
+        _BUCKETS_SEEN.add((proto, bucket))
 
     # Paths -------------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
