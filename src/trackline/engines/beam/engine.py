@@ -28,7 +28,7 @@ from trackline.core.progress import NullReporter, Reporter
 from trackline.engines.beam.options import RunnerOptions, require_beam
 from trackline.engines.sinks.curated import CuratedSink
 from trackline.engines.sinks.rejected import RejectedRows, into_meta
-from trackline.engines.sinks.warehouse import RunWarehouse
+from trackline.engines.sinks.warehouse import RunWarehouse, open_run_warehouse
 from trackline.engines.stages import plan, record
 from trackline.engines.stages.land import land
 from trackline.engines.stages.record import RunLayout, RunResult
@@ -76,12 +76,12 @@ class BeamEngine:
         timings: dict[str, float] = {}
         s = self.settings
         s.ensure_home()
-        wh = RunWarehouse(s.warehouse, s)
+        wh = open_run_warehouse(s)
         try:
             with _timed(timings, "hash"):
                 hashed = plan.hash_inputs(files, scan_lines=False, threads=s.duckdb_threads)
             manifest = plan.new_manifest(s, contract, files, hashed, started, force=force)
-            previous = plan.previous(wh.con, manifest.run_id)
+            previous = wh.previous(manifest.run_id)
             if previous is not None:
                 record.republish(self.lake, previous)
                 return record.skipped(self.lake, s, previous)
