@@ -115,9 +115,18 @@ class BigQueryStaging(DuckDBWarehouse):
             self._empty[name] = rows.num_rows == 0
         return not self._empty[name]
 
-    def mark_held(self, contract: Contract, run_id: str, where: str, params: dict[str, Any]) -> int:
+    def mark_held(
+        self,
+        contract: Contract,
+        run_id: str,
+        where: str,
+        params: dict[str, Any],
+        *,
+        any_run: bool = False,
+    ) -> int:
         """Relabel this run's working rows (those matching `where`) whose key BigQuery holds
-        from another run; how many. One load job and one query (two when only some are)."""
+        from another run (with `any_run`, from any run: a stream's earlier batches); how
+        many. One load job and one query (two when only some are)."""
         name = contract.name
         if not self._holds_rows(name):
             return 0
@@ -137,10 +146,10 @@ class BigQueryStaging(DuckDBWarehouse):
         try:
             self.bq.create_table(stage, schema, expires=_expiry())
             self.bq.load_parquet(path, stage, replace=True)
+            other = "" if any_run else "t.run_id <> @run_id AND "
             held_sql = (
                 f"FROM `{self.target.table(stage)}` k WHERE EXISTS (SELECT 1 FROM "
-                f"`{self.target.table(name)}` t WHERE t.run_id <> @run_id AND "
-                f"{_match(keys, 't', 'k')})"
+                f"`{self.target.table(name)}` t WHERE {other}{_match(keys, 't', 'k')})"
             )
             held = int(
                 self.bq.query(f"SELECT COUNT(*) AS n {held_sql}", {"run_id": run_id})
@@ -303,6 +312,7 @@ class BigQueryStaging(DuckDBWarehouse):
         except Exception:  # the run's own error (if any) matters more
             log.exception("bigquery.failure_record_not_published")
         finally:
+            log.info("bigquery.calls target=%s calls=%d", self.target.uri, self.bq.calls)
             super().close()
             self.bq.close()
             shutil.rmtree(self.work, ignore_errors=True)

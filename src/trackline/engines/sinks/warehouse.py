@@ -51,7 +51,15 @@ class RunWarehouse(DuckDBWarehouse):
         """The manifest of the run with this id, if one was done."""
         return plan.previous(self.con, run_id)
 
-    def mark_held(self, contract: Contract, run_id: str, where: str, params: dict[str, Any]) -> int:
+    def mark_held(
+        self,
+        contract: Contract,
+        run_id: str,
+        where: str,
+        params: dict[str, Any],
+        *,
+        any_run: bool = False,
+    ) -> int:
         """Rows of this run the warehouse held from another run already, left out of the
         run's rows: none here (the INSERT's anti-join left them out)."""
         return 0
@@ -71,10 +79,16 @@ def open_run_warehouse(
 
 
 def _held(
-    wh: DuckDBWarehouse, contract: Contract, run_id: str, where: str, params: dict[str, Any]
+    wh: DuckDBWarehouse,
+    contract: Contract,
+    run_id: str,
+    where: str,
+    params: dict[str, Any],
+    *,
+    any_run: bool = False,
 ) -> int:
     if isinstance(wh, RunWarehouse):
-        return wh.mark_held(contract, run_id, where, params)
+        return wh.mark_held(contract, run_id, where, params, any_run=any_run)
     return 0
 
 
@@ -163,7 +177,7 @@ class WarehouseTable:
         added = int(row[0]) if row else 0
         if added:
             where, params = "ingestion_time = $now", {"now": self.now}
-            added -= _held(self.wh, self.contract, self.run_id, where, params)
+            added -= _held(self.wh, self.contract, self.run_id, where, params, any_run=True)
         self.inserted += added
 
     def finish(self) -> list[StoredFile]:
