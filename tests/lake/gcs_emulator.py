@@ -56,7 +56,7 @@ def make_bucket(monkeypatch: pytest.MonkeyPatch, *, create: bool = True) -> Iter
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
     import gcsfs
 
-    fs = gcsfs.GCSFileSystem(version_aware=True, skip_instance_cache=True)
+    fs = gcsfs.GCSFileSystem(version_aware=True, skip_instance_cache=True, token="anon")
     bucket = Bucket(fs, f"tl-{uuid.uuid4().hex[:16]}", host)
     if create:
         fs.mkdir(bucket.name, enable_versioning=True)

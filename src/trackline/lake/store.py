@@ -7,9 +7,10 @@ written by `trackline.lake.partitions`.
 An object store has no temporary names to rename from: an object appears whole when its
 upload finishes, so every file is written once, under its final name. The bucket must exist:
 it is checked once per process, so a missing bucket is one clear error before anything runs.
-With `STORAGE_EMULATOR_HOST` set (a GCS emulator), gcsfs talks to it anonymously and its
-experimental zonal/HNS support is switched off before gcsfs is imported (with it on, gcsfs
-releases from 2026 wait forever on the emulator); see docs/lake.md.
+With `STORAGE_EMULATOR_HOST` set (a GCS emulator), gcsfs talks to it anonymously (no
+credential lookup, no metadata-server probe) and its experimental zonal/HNS support is
+switched off before gcsfs is imported (with it on, gcsfs releases from 2026 wait forever on
+the emulator); see docs/lake.md.
 """
 
 from __future__ import annotations
@@ -47,20 +48,23 @@ class StoredFile:
 _BUCKETS_SEEN: set[tuple[str, str]] = set()
 
 
-def _prepare_gcs(uri: str) -> None:
-    """Before gcsfs is first imported: keep its experimental zonal/HNS code path off when an
-    emulator is configured (the caller's own setting wins)."""
+def storage_options(uri: str) -> dict[str, Any]:
+    """fsspec options for `uri`: on a GCS emulator (`STORAGE_EMULATOR_HOST`), anonymous access
+    (gcsfs would otherwise look for Google credentials first, probing the metadata server),
+    and gcsfs's experimental zonal/HNS code path kept off before gcsfs is first imported (the
+    caller's own setting wins)."""
     if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
         os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        return {"token": "anon"}
+    return {}
 
 
 class Lake:
     """A lake root on any fsspec filesystem."""
 
     def __init__(self, uri: str) -> None:
-        _prepare_gcs(uri)
         try:
-            self.fs, root = fsspec.core.url_to_fs(uri)
+            self.fs, root = fsspec.core.url_to_fs(uri, **storage_options(uri))
         except (ImportError, ValueError) as exc:
             raise ConfigError(
                 f"cannot open lake {uri!r}: {exc} (for gs:// install "
@@ -114,7 +118,7 @@ class Lake:
         hash just computed from the same file; otherwise bytes stream through and are hashed.
         """
         self.fs.makedirs(posixpath.dirname(dest), exist_ok=True)
-        src_fs, src_path = fsspec.core.url_to_fs(src_uri)
+        src_fs, src_path = fsspec.core.url_to_fs(src_uri, **storage_options(src_uri))
         try:
             if sha256 is not None and self.is_local and "file" in _protocols(src_fs):
                 _copy_local(src_path, dest)
