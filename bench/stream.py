@@ -13,6 +13,10 @@ Payloads are generated before the clock starts (the generator is not the bus).
 
     .venv/bin/python bench/stream.py                              # 1M events, log redis nats
     .venv/bin/python bench/stream.py --events 100000 --bus log
+    .venv/bin/python bench/stream.py --events 20000 --bus log,pubsub --rate 2000  # the emulator
+
+`pubsub` is the Pub/Sub emulator (PUBSUB_EMULATOR_HOST, default 127.0.0.1:8085, started by
+scripts/services.sh); `kafka` the broker on 127.0.0.1:9092. A `pubsub://PROJECT` URI works too.
 
 Targets (issue #4) on log://: >= 50,000 events/s sustained, p99 < 2 s at 20,000 events/s.
 """
@@ -32,8 +36,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-SERVERS = {"redis": ("127.0.0.1", 6379), "nats": ("127.0.0.1", 4222)}
-URIS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
+SERVERS = {
+    "redis": ("127.0.0.1", 6379),
+    "nats": ("127.0.0.1", 4222),
+    "pubsub": ("127.0.0.1", 8085),
+    "kafka": ("127.0.0.1", 9092),
+}
+URIS = {
+    "redis": "redis://127.0.0.1:6379/0",
+    "nats": "nats://127.0.0.1:4222",
+    "pubsub": "pubsub://trackline-bench",  # each run has its own topic
+    "kafka": "kafka://127.0.0.1:9092",
+}
 TYPES = ("orders", "inventory", "user_activity", "listening_events", "feedback")
 
 
@@ -119,6 +133,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20_000.0)
     ap.add_argument("--latency-events", type=int, default=200_000)
     args = ap.parse_args()
+    if "pubsub" in args.bus:  # the emulator, as every Google client finds it
+        os.environ.setdefault("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
     print(f"generating {args.events} events...", file=sys.stderr)
     msgs = payloads(args.events)
     results = {}
