@@ -103,6 +103,7 @@ class KafkaBus(Publishing):
 
     def __init__(self, uri: str, options: BusOptions) -> None:
         self.servers = parse_uri(uri)
+        self.uri = uri
         self.session_ms = session_timeout_ms(uri)
         self.options = options
         self._lib = _client()

@@ -129,6 +129,7 @@ def to_message(topic: str, received: Any, seen: int) -> Message:
 
 class PubSubBus(Publishing):
     scheme = "pubsub"
+    thread_safe = True  # gRPC clients: the stream processor may consume and ack from two threads
     capabilities = Capabilities(
         ordering=True,
         persistence=True,
@@ -140,6 +141,7 @@ class PubSubBus(Publishing):
 
     def __init__(self, uri: str, options: BusOptions) -> None:
         self.target = parse_uri(uri)
+        self.uri = uri
         self.options = options
         lib = _client()
         from google.api_core import exceptions
