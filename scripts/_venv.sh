@@ -13,7 +13,15 @@ STAMP="$VENV/.trackline-installed"
 WANT="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)-${EXTRAS:-dev}"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "installing trackline[${EXTRAS:-dev}] into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[${EXTRAS:-dev}]"
+  # uv resolves and downloads in parallel: the dev set (Beam, Airflow, Dagster, emulators) takes
+  # about a minute with it and nine with pip here. pip stays the fallback.
+  if [ ! -x "$VENV/bin/uv" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv || true
+  fi
+  if ! { [ -x "$VENV/bin/uv" ] && "$VENV/bin/uv" pip install --quiet \
+      --python "$VENV/bin/python" -e "$ROOT[${EXTRAS:-dev}]"; }; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[${EXTRAS:-dev}]"
+  fi
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
