@@ -1,0 +1,76 @@
+"""A user's session on the BigQuery warehouse, through the CLI, against the emulator:
+ingest, ingest again, force it, then query, runs and report read what BigQuery holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.services import require
+from trackline.generate.writers import write
+
+
+def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
+    endpoint = require("bigquery")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+    env |= {
+        "TRACKLINE_HOME": str(tmp_path / "home"),
+        "TRACKLINE_WAREHOUSE_URI": f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}",
+        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
+    }
+
+    def run(*args: str, code: int = 0) -> Any:
+        proc = subprocess.run(
+            [sys.executable, "-m", "trackline", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == code, proc.stderr[-2000:]
+        return json.loads(proc.stdout) if "--json" in args and proc.stdout.strip() else proc
+
+    data = tmp_path / "orders.ndjson"
+    made = write("orders", 400, data, invalid_share=0.1, seed=7)
+    first = run("ingest", str(data), "--dataset", "orders", "--json")
+    counts = first["counts"]
+    assert (
+        counts["input"] == made.count == counts["valid"] + counts["rejected"] + counts["duplicates"]
+    )
+    assert counts["rejected"] > 0 and counts["valid"] > 0
+    assert first["paths"]["warehouse"] == env["TRACKLINE_WAREHOUSE_URI"]
+    assert run("ingest", str(data), "--dataset", "orders", "--json")["skipped"] is True
+    again = run("ingest", str(data), "--dataset", "orders", "--force", "--json")
+    forced, forced_id = again["counts"], again["run_id"]
+    assert forced["valid"] == 0
+    assert forced["duplicates_in_warehouse"] == counts["valid"] + counts["duplicates_in_input"]
+
+    refused = run("query", "DELETE FROM orders", code=2)
+    assert "read-only" in refused.stderr
+    [held] = run(
+        "query",
+        "SELECT count(*) AS n, count(DISTINCT event_id) AS k, count(DISTINCT run_id) AS runs, "
+        "(SELECT count(*) FROM meta.rejected WHERE source_line > 0 AND len(reasons) > 0) AS r "
+        "FROM main.orders",
+        "--json",
+    )
+    # every valid row once, from the first run; both checked runs kept their rejected rows
+    assert held == {
+        "n": counts["valid"],
+        "k": counts["valid"],
+        "runs": 1,
+        "r": 2 * counts["rejected"],
+    }
+    runs = run("runs", "--json")
+    assert [r["run_id"] for r in runs] == [forced_id, first["run_id"]]
+    assert {r["status"] for r in runs} == {"done"}
+    assert runs[1]["valid_rows"] == counts["valid"] and runs[0]["valid_rows"] == 0
+    report = run("report", first["run_id"][:8], "--json")
+    assert report["run_id"] == first["run_id"] and report["quality"] and report["slices"]
