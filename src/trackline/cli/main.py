@@ -18,6 +18,7 @@ from trackline.cli import (
     contracts,
     dashboard,
     demo,
+    deploy,
     generate,
     groups,
     ingest,
@@ -105,6 +106,7 @@ streaming.register(app)
 cdc.register(app)
 worker.register(app)
 dashboard.register(app)
+deploy.register(app)
 config.register(app)
 
 

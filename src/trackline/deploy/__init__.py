@@ -1,0 +1,1 @@
+"""Deployment artefacts generated from the project's own definitions (Terraform from contracts)."""
