@@ -100,7 +100,7 @@ def test_kafka_uri_and_message_mapping() -> None:
 @pytest.mark.parametrize(
     ("uri", "module", "extra"),
     [
-        ("pubsub://my-project-1", "google.cloud", "trackline[gcp]"),
+        ("pubsub://my-project-1", "google.cloud.pubsub_v1", "trackline[gcp]"),
         ("kafka://127.0.0.1:9092", "confluent_kafka", "trackline[kafka]"),
     ],
 )
