@@ -2,7 +2,8 @@
 
 Writes 1,000 users x 20 events and 1,000 daily aggregates, then reads every user's newest 20
 events (one range scan each) and every aggregate (one point read each), in random order.
-Redis is measured when it listens on 127.0.0.1:6379.
+Redis is measured when it listens on 127.0.0.1:6379; Bigtable when BIGTABLE_EMULATOR_HOST
+names its emulator (`bash scripts/services/bigtable.sh`: 127.0.0.1:8087).
 
     .venv/bin/python bench/serving.py
 """
@@ -10,6 +11,7 @@ Redis is measured when it listens on 127.0.0.1:6379.
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import statistics
@@ -87,6 +89,16 @@ def main() -> None:
             finally:
                 for table in ("events", "daily"):
                     store.kv.drop(table)  # type: ignore[attr-defined]
+    if os.environ.get("BIGTABLE_EMULATOR_HOST"):
+        uri = f"bigtable://bench-project/bench-{uuid.uuid4().hex[:8]}"
+        with open_store(uri) as store:
+            try:
+                results["bigtable_emulator"] = measure(store)
+            finally:
+                for table in ("events", "daily"):
+                    store.kv.drop(table)  # type: ignore[attr-defined]
+    else:
+        results["bigtable_emulator"] = {"skipped": "BIGTABLE_EMULATOR_HOST is not set"}
     print(json.dumps({"keys": KEYS, "events_per_user": EVENTS_PER_USER, **results}, indent=2))
 
 

@@ -1,7 +1,8 @@
 """Benchmark: workers draining sessions through the state store (claim, 5 outcomes, finish).
 
 For each backend (SQLite always; PostgreSQL when TRACKLINE_BENCH_POSTGRES_URL is set, e.g.
-postgresql://postgres@127.0.0.1:5432/test), N sessions of 5 users are drained by 1 worker and
+postgresql://postgres@127.0.0.1:5432/test; Firestore when FIRESTORE_EMULATOR_HOST names its
+emulator, e.g. 127.0.0.1:8086), N sessions of 5 users are drained by 1 worker and
 then by W workers (threads, one store connection each, all trying every session in the same
 order, so they contend). Prints sessions/s, lost claims, and the ratio W-worker/1-worker
 throughput. Every session must end `done` exactly once.
@@ -94,6 +95,9 @@ def main() -> None:
 
                 with psycopg.connect(pg, autocommit=True) as con:
                     con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if os.environ.get("FIRESTORE_EMULATOR_HOST"):
+            project = f"bench-{uuid.uuid4().hex[:8]}"
+            bench("firestore", f"firestore://{project}", Path(tmp), args.sessions, args.workers)
 
 
 if __name__ == "__main__":
