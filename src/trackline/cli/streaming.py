@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from trackline.cli.common import err, jsonable, out, print_json, state
+from trackline.cli.ingest import (
+    EngineOpt,
+    ProjectOpt,
+    RegionOpt,
+    RunnerOpt,
+    TempOpt,
+    WorkersOpt,
+    runner_options,
+)
 from trackline.errors import UsageError
 from trackline.stream.events import DEFAULT_TYPES, EVENT_TYPES, parse_types
 
@@ -98,8 +107,58 @@ def stream(
     ] = None,
     group: Annotated[str, typer.Option("--group", help="Consumer group.")] = "trackline-stream",
     json_: JsonOpt = False,
+    beam_args: Annotated[
+        list[str] | None,
+        typer.Argument(help="After `--`: Beam pipeline options (--name=value, --engine beam)."),
+    ] = None,
+    engine_name: EngineOpt = "local",
+    runner: RunnerOpt = "DirectRunner",
+    project: ProjectOpt = None,
+    region: RegionOpt = None,
+    temp_location: TempOpt = None,
+    num_workers: WorkersOpt = None,
+    subscription: Annotated[
+        str | None,
+        typer.Option(
+            "--subscription",
+            help="Beam: read projects/P/subscriptions/S (else a subscription on --topic).",
+        ),
+    ] = None,
+    id_label: Annotated[
+        str | None,
+        typer.Option("--id-label", help="Beam: the attribute Pub/Sub dedups redeliveries by."),
+    ] = None,
 ) -> None:
     """Consume events into the lake (raw, errors) and the warehouse, exactly once per event."""
+    options = runner_options(
+        engine_name, runner, project, region, temp_location, num_workers, beam_args or []
+    )
+    if options is None:
+        if subscription or id_label:
+            raise UsageError("--subscription and --id-label: only with --engine beam")
+    else:
+        if bus_uri or max_events is not None or idle_exit is not None:
+            raise UsageError(
+                "--bus, --max-events and --idle-exit: not with --engine beam (it reads Pub/Sub "
+                "and runs until stopped)"
+            )
+        from trackline.engines.beam.options import require_beam
+
+        require_beam()
+        from trackline.engines.beam.run_stream import run_stream
+
+        summary = run_stream(
+            state(ctx).settings(),
+            options,
+            topic=topic,
+            subscription=subscription,
+            id_label=id_label,
+        )
+        if json_:
+            print_json(summary)
+        else:
+            out.print(f"beam stream ended: {summary['state']}", markup=False)
+        return
     from trackline.bus.base import open_bus, redact
     from trackline.stream.consumer import StreamProcessor
 

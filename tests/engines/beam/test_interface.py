@@ -117,3 +117,25 @@ def test_engines_registry_opens_beam() -> None:
     assert set(ENGINES) == {"local", "beam"}
     with pytest.raises(UsageError):
         open_engine("spark", None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--subscription", "projects/p/subscriptions/s"],  # a Beam flag without --engine beam
+        ["--engine", "beam", "--max-events", "1"],  # the bus's flags are not Beam's
+        ["--engine", "beam", "--topic", "events"],  # a short topic name needs --project
+        ["--engine", "beam", "--subscription", "projects/p/topics/t"],
+        ["--engine", "beam", "--project", "p", "--id-label", "id"],  # not on the DirectRunner
+    ],
+)
+def test_unusable_stream_calls_exit_2_in_one_line(tmp_path: Path, args: list[str]) -> None:
+    done = run(tmp_path, "stream", *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_stream_with_beam_without_apache_beam_exit_2(tmp_path: Path) -> None:
+    done = run(tmp_path, "stream", "--engine", "beam", "--project", "p", hide_beam=True)
+    assert done.returncode == 2
+    assert "trackline[beam]" in done.stderr

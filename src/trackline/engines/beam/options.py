@@ -57,7 +57,10 @@ class RunnerOptions:
 
     def args(self, *, streaming: bool = False) -> list[str]:
         """The pipeline's arguments, trackline's first, the pass-through ones last (they win)."""
-        args = [f"--runner={self.runner}"]
+        runner = self.runner
+        if streaming and runner in ("DirectRunner", "direct"):
+            runner = "BundleBasedDirectRunner"  # streams without trying to fetch Prism
+        args = [f"--runner={runner}"]
         for name, value in (
             ("project", self.project),
             ("region", self.region),
