@@ -7,6 +7,7 @@ the kernel's own in-memory DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,9 @@ class DuckDBWarehouse:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         self.threads = settings.duckdb_threads
-        # A reader waits (bounded) while a writer holds the file: a stream holds it only
-        # during each micro-batch's commit, so `trackline query` and the dashboard get in.
+        # A reader waits (bounded) while a writer holds the file, and says so (`ask_for`):
+        # a stream then lets the file go after its batch, so `trackline query` and the
+        # dashboard get in.
         wait = settings.warehouse_read_wait_seconds if read_only else 0.0
         deadline = time.monotonic() + wait
         while True:
@@ -125,6 +127,7 @@ class DuckDBWarehouse:
                 break
             except duckdb.IOException as exc:
                 if _is_lock(exc) and time.monotonic() < deadline:
+                    ask_for(path)  # a stream lets the file go after its current batch
                     time.sleep(LOCK_POLL_SECONDS)
                     continue
                 waited = f" (waited {wait:g}s)" if wait and _is_lock(exc) else ""
@@ -221,6 +224,26 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self.con.close()
+
+
+def wanted_marker(path: Path) -> Path:
+    """The file a waiting reader touches so that the writer holding `path` lets it go."""
+    return path.with_name(path.name + ".wanted")
+
+
+def ask_for(path: Path) -> None:
+    """Say a reader is waiting for the warehouse file (its mtime is the request)."""
+    # In a read-only folder the touch fails: the writer lets go when idle, as before.
+    with contextlib.suppress(OSError):
+        wanted_marker(path).touch()
+
+
+def wanted_since(path: Path, since: float) -> bool:
+    """A reader asked for the file at or after `since` (a `time.time()`)."""
+    try:
+        return wanted_marker(path).stat().st_mtime >= since
+    except OSError:
+        return False
 
 
 def _is_lock(exc: BaseException) -> bool:
