@@ -20,13 +20,20 @@ def model(
             help="dbt selection (e.g. marts, +user_top_tracks, silver_listens); repeatable.",
         ),
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="dbt target: local (DuckDB) or bigquery (default: the warehouse's kind).",
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Build bronze -> silver -> gold models and marts with dbt, then run their data tests."""
     from trackline.models import runner
 
     settings = state(ctx).settings()
-    run = runner.build(settings, select or [])
+    run = runner.build(settings, select or [], target)
     summary = run.summary()
     if json_:
         print_json(summary)

@@ -48,6 +48,21 @@ def write_profiles(settings: Settings) -> Path:
     }
     if settings.duckdb_threads:
         local["settings"]["threads"] = settings.duckdb_threads
+    if settings.warehouse_kind == "bigquery":  # the bigquery target: the configured dataset
+        from trackline.warehouse.bigquery_client import Target
+
+        where = Target.parse(settings.warehouse_uri or "")
+        bq = profiles[PROFILE]["outputs"]["bigquery"]
+        bq.update(project=where.project, dataset=where.dataset)
+        if settings.bigquery_location:
+            bq["location"] = settings.bigquery_location
+        if settings.bigquery_endpoint:  # an emulator: no Google credentials (no secret here)
+            bq.update(
+                method="oauth-secrets",
+                token="emulator",
+                api_endpoint=settings.bigquery_endpoint,
+                job_retries=0,
+            )
     folder = work_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "profiles.yml"

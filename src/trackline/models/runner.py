@@ -139,6 +139,16 @@ def invoke(
             run.created_sources = ensure_sources(wh, ContractRegistry(settings.contracts_dir))
         finally:
             wh.close()
+    dbt_vars: dict[str, object] = {"min_play_ms": settings.min_play_ms}
+    if target == "bigquery" and settings.warehouse_kind == "bigquery":
+        from trackline.models.sources import SOURCE_DATASETS, derived_types
+        from trackline.warehouse.bigquery_run import ensure_tables
+
+        contracts = ContractRegistry(settings.contracts_dir)
+        wanted = [contracts.get(name) for name in SOURCE_DATASETS]
+        if command != "parse":
+            run.created_sources = ensure_tables(settings, [(c, derived_types(c)) for c in wanted])
+        dbt_vars["meta_schema"] = (settings.warehouse_uri or "").rstrip("/").rsplit("/", 1)[-1]
     profiles = write_profiles(settings)
     work = work_dir(settings)
     args = [
@@ -154,7 +164,7 @@ def invoke(
         "--no-version-check",
         "--no-use-colors",
         # settings the models read (what counts as a play)
-        "--vars", json.dumps({"min_play_ms": settings.min_play_ms}),
+        "--vars", json.dumps(dbt_vars),
         *extra_args,
     ]  # fmt: skip
     for s in select:
@@ -219,9 +229,12 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
 
 
-def build(settings: Settings, select: Sequence[str] = ()) -> ModelRun:
-    """Build the selected models and run their data tests (all when nothing is selected)."""
-    return invoke(settings, "build", select=select)
+def build(settings: Settings, select: Sequence[str] = (), target: str | None = None) -> ModelRun:
+    """Build the selected models and run their data tests (all when nothing is selected), on
+    `target` (default: `bigquery` when the warehouse is BigQuery, else `local`)."""
+    if target is None:
+        target = "bigquery" if settings.warehouse_kind == "bigquery" else "local"
+    return invoke(settings, "build", select=select, target=target)
 
 
 def _short(value: object, limit: int = 400) -> str:
