@@ -119,6 +119,7 @@ def demo(
         f"{h} analytics group " + " ".join(f"--user {u}" for u in result.listeners),
         f"{h} recommend --user {result.listeners[0] if result.listeners else 'USER'} --n 5",
         f'{h} query "SELECT * FROM marts.user_daily_listening LIMIT 5"',
+        f"{h} serve dashboard   # then open http://127.0.0.1:8050/",
     ):
         out.print(f"  {cmd}", markup=False)
 
