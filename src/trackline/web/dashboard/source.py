@@ -5,7 +5,8 @@ never holds the DuckDB file a stream writes between its micro-batches (a reader 
 file a bounded time, `warehouse_read_wait_seconds`). Answers that cost a scan (histograms,
 drift, group analytics) are cached in memory under the warehouse's version: the number of runs
 and the rows they took in, which every commit changes. No SQL ever comes from a request: every
-statement is a constant of this package, values are bound as `$name` parameters.
+statement is a constant of this package, values are bound as `$name` parameters. The SQL is
+DuckDB's dialect, kept plain (the BigQuery warehouse translates it with sqlglot).
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ class Cache:
 class Source:
     """The dashboard's one way in to the data; one per app."""
 
-    def __init__(self, settings: Settings, *, kind: str = "duckdb") -> None:
+    def __init__(self, settings: Settings, *, kind: str | None = None) -> None:
         self.settings = settings
-        self.kind = kind
+        self.kind = kind or settings.warehouse_kind  # duckdb | bigquery (`warehouse_uri`)
         self.cache = Cache()
 
     @contextmanager
@@ -102,19 +103,14 @@ class Reads:
     def table(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         return self.wh.query(sql, params)
 
-    @property
-    def text_type(self) -> str:
-        return "STRING" if self.dialect == "bigquery" else "VARCHAR"
+    text_type = "VARCHAR"
 
     def ident(self, name: str) -> str:
-        return ident(name, "bigquery" if self.dialect == "bigquery" else "duckdb")
+        return ident(name)
 
     def relation(self, schema: str, name: str) -> str:
         """A table's qualified name (`name` is checked by the caller against known names)."""
-        custom = getattr(self.wh, "relation", None)
-        if callable(custom):
-            return str(custom(schema, name))
-        return f"{schema}.{self.ident(name)}"
+        return f"{schema}.{ident(name)}"
 
     def version(self) -> tuple[int, int]:
         """Changes with every committed run or stream batch: the key cached answers live under."""
@@ -125,8 +121,6 @@ class Reads:
 
     def array_contains(self, column: str, param: str) -> str:
         """SQL: the array `column` holds the bound value `$param`."""
-        if self.dialect == "bigquery":
-            return f"${param} IN UNNEST({column})"
         return f"list_contains({column}, ${param})"
 
     def tables(self) -> set[str]:
