@@ -47,3 +47,8 @@ output "service_accounts" {
     pipeline  = google_service_account.pipeline.email
   }
 }
+
+output "image_repository" {
+  description = "Where to push the image: REGION-docker.pkg.dev/PROJECT/trackline."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}
