@@ -76,7 +76,14 @@ def test_the_image_is_multi_stage_slim_non_root_with_trackline_as_entrypoint() -
     assert not any(i == "RUN" and "pip install" in a for i, a in runtime)  # no build tools
     dataflow = stage("dataflow")
     assert dataflow[0] == ("FROM", "runtime AS dataflow")
-    assert any(i == "ENTRYPOINT" and "python_template_launcher" in a for i, a in dataflow)
+    assert any(i == "COPY" and "/opt/google/dataflow/python_template_launcher" in a
+               for i, a in dataflow)  # fmt: skip
+    assert ("ENTRYPOINT", '["/opt/apache/beam/boot"]') in dataflow  # an SDK container too
+    flex = [a for i, a in dataflow if i == "ENV" and "FLEX_TEMPLATE_PYTHON_PY_FILE" in a]
+    main = flex[0].split("FLEX_TEMPLATE_PYTHON_PY_FILE=")[1].split()[0]
+    assert (
+        main.endswith("/dataflow/main.py") and (ROOT / "deploy" / "dataflow" / "main.py").exists()
+    )
 
 
 def cli_accepts(args: list[str]) -> subprocess.CompletedProcess[str]:
