@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pytest
 
@@ -89,13 +90,20 @@ def test_a_missing_bucket_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) ->
             Lake(missing.uri())
 
 
-def test_an_emulator_turns_off_gcsfs_experimental_support(
+def test_on_an_emulator_gcsfs_is_anonymous_and_its_experimental_support_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", raising=False)
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setattr(fsspec.config, "conf", {})
     Lake(f"memory://lake-{uuid.uuid4().hex}")
     assert "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT" not in os.environ  # no emulator: untouched
+    assert fsspec.config.conf == {}
     for fresh in make_bucket(monkeypatch):
-        Lake(fresh.uri())
+        lake = Lake(fresh.uri())
         assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"
+        # asked for anonymous access (else gcsfs tries Google credentials first, probing the
+        # metadata server, and ends anonymous anyway)
+        assert lake.fs.storage_options.get("token") == "anon"
+        inputs, _ = fsspec.core.url_to_fs(f"gs://{fresh.name}/in/x.ndjson")  # as inputs open
+        assert inputs.storage_options.get("token") == "anon"

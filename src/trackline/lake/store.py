@@ -50,11 +50,14 @@ _BUCKETS_SEEN: set[tuple[str, str]] = set()
 
 def storage_options(uri: str) -> dict[str, Any]:
     """fsspec options for `uri`: on a GCS emulator (`STORAGE_EMULATOR_HOST`), anonymous access
-    (gcsfs would otherwise look for Google credentials first, probing the metadata server),
-    and gcsfs's experimental zonal/HNS code path kept off before gcsfs is first imported (the
-    caller's own setting wins)."""
+    (gcsfs would otherwise look for Google credentials first, probing the metadata server for
+    about two seconds), also made fsspec's default for gs:// so input files read the same way;
+    and gcsfs's experimental zonal/HNS code path kept off before gcsfs is first imported. The
+    caller's own settings win."""
     if uri.startswith(("gs://", "gcs://")) and os.environ.get("STORAGE_EMULATOR_HOST"):
         os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        for proto in ("gs", "gcs"):
+            fsspec.config.conf.setdefault(proto, {}).setdefault("token", "anon")
         return {"token": "anon"}
     return {}
 
