@@ -66,7 +66,8 @@ def test_tail_shows_what_is_published_while_it_runs(
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        time.sleep(4)  # its private subscription is created at start; Pub/Sub has no replay
+        # Pub/Sub has no replay: publish only once tail's private subscription exists
+        assert wait_for_subscription(uri, "events.tail-", pubsub_env["PUBSUB_EMULATOR_HOST"])
         pub = cli("publish", "--count", "5", "--types", "orders", "--json", extra_env=env)
         assert pub.code == 0, pub.err
         out, err = tail.communicate(timeout=30)
@@ -78,6 +79,28 @@ def test_tail_shows_what_is_published_while_it_runs(
     assert len(lines) == 3
     assert all(x["attributes"]["event_type"] == "orders" for x in lines)
     assert all(isinstance(x["data"], dict) and "order_id" in x["data"] for x in lines)
+
+
+def wait_for_subscription(uri: str, prefix: str, host: str, seconds: float = 60) -> bool:
+    """Whether a subscription named `prefix...` appears in the URI's project in time."""
+    from google.cloud import pubsub_v1
+
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    try:
+        client = pubsub_v1.SubscriberClient()
+    finally:
+        del os.environ["PUBSUB_EMULATOR_HOST"]
+    project = uri.split("://", 1)[1]
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            subs = client.list_subscriptions(request={"project": f"projects/{project}"}, timeout=5)
+            if any(s.name.rsplit("/", 1)[1].startswith(prefix) for s in subs):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        client.close()
 
 
 @pytest.fixture
