@@ -79,8 +79,9 @@ def batch_runs(settings: Settings, folder: Path, n: int = 400) -> list[str]:
     return runs
 
 
-def stream_run(settings: Settings, n: int = 300) -> str:
-    """Publish `n` events on the embedded bus and stream them in; the stream's run id."""
+def stream_run(settings: Settings, n: int = 300, batch: int = 40) -> str:
+    """Publish `n` events on the embedded bus and stream them in, `batch` events a
+    micro-batch (several batches: the stream page draws them); the stream's run id."""
     from trackline.bus.base import open_bus
     from trackline.contracts.loader import ContractRegistry
     from trackline.stream.consumer import StreamProcessor
@@ -91,7 +92,8 @@ def stream_run(settings: Settings, n: int = 300) -> str:
         registry = ContractRegistry(settings.contracts_dir)
         publish_events(bus, "events", n, ["orders", "listening_events"], registry,
                        invalid_share=0.1, seed=3)  # fmt: skip
-        proc = StreamProcessor(settings, bus, topic="events")
+        small = settings.model_copy(update={"stream_batch_size": batch})
+        proc = StreamProcessor(small, bus, topic="events")
         proc.run(max_events=n, idle_exit=1.0)
         return proc.sink.run_id
     finally:

@@ -38,42 +38,59 @@ def _bucket_sql(r: Reads, col: str, lo: float, hi: float, bins: int) -> str:
 def numeric_counts(
     r: Reads, table: str, runs: list[str], columns: dict[str, tuple[float, float]]
 ) -> dict[str, dict[str, list[int]]]:
-    """{column: {run: counts per bin}} for numeric columns with their (lo, hi), one query."""
+    """{column: {run: counts per bin}} for numeric columns with their (lo, hi): one query,
+    one scan of the runs' rows (GROUPING SETS: one count per run, column and bin)."""
     out: dict[str, dict[str, list[int]]] = {c: {run: [0] * BINS for run in runs} for c in columns}
     if not columns or not runs:
         return out
-    parts = []
+    names = list(columns)
     bound: dict[str, Any] = {f"run{i}": run for i, run in enumerate(runs)}
     in_runs = ", ".join(f"$run{i}" for i in range(len(runs)))
-    for k, (col, (lo, hi)) in enumerate(columns.items()):
-        parts.append(
-            f"SELECT {k} AS col, run_id, CAST({_bucket_sql(r, col, lo, hi, BINS)} AS BIGINT) AS b, "
-            f"count(*) AS n FROM {table} WHERE run_id IN ({in_runs}) "
-            f"AND {r.ident(col)} IS NOT NULL GROUP BY run_id, b"
-        )
-    names = list(columns)
-    for row in r.rows(" UNION ALL ".join(parts), bound):
-        out[names[int(row["col"])]][str(row["run_id"])][int(row["b"])] = int(row["n"])
+    buckets = ", ".join(
+        f"CAST({_bucket_sql(r, c, *columns[c], BINS)} AS BIGINT) AS b{k}"
+        for k, c in enumerate(names)
+    )
+    sets = ", ".join(f"(run_id, b{k})" for k in range(len(names)))
+    which = ", ".join(f"GROUPING(b{k}) AS g{k}" for k in range(len(names)))
+    cols = ", ".join(f"b{k}" for k in range(len(names)))
+    sql = (
+        f"SELECT run_id, {cols}, {which}, count(*) AS n FROM "
+        f"(SELECT run_id, {buckets} FROM {table} WHERE run_id IN ({in_runs})) AS x "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    for row in r.rows(sql, bound):
+        for k, name in enumerate(names):
+            if row[f"g{k}"] == 0 and row[f"b{k}"] is not None:
+                out[name][str(row["run_id"])][int(row[f"b{k}"])] = int(row["n"])
     return out
 
 
 def category_counts(
     r: Reads, table: str, runs: list[str], columns: list[str]
 ) -> dict[str, dict[str, dict[str, int]]]:
-    """{column: {run: {value: rows}}} for low-cardinality string columns, one query."""
+    """{column: {run: {value: rows}}} for low-cardinality string columns: one query, one scan
+    (GROUPING SETS: one count per run, column and value)."""
     out: dict[str, dict[str, dict[str, int]]] = {c: {run: {} for run in runs} for c in columns}
     if not columns or not runs:
         return out
     bound: dict[str, Any] = {f"run{i}": run for i, run in enumerate(runs)}
     in_runs = ", ".join(f"$run{i}" for i in range(len(runs)))
-    parts = [
-        f"SELECT {k} AS col, run_id, CAST({r.ident(c)} AS {r.text_type}) AS v, count(*) AS n "
-        f"FROM {table} WHERE run_id IN ({in_runs}) GROUP BY run_id, v"
-        for k, c in enumerate(columns)
-    ]
-    for row in r.rows(" UNION ALL ".join(parts), bound):
-        v = "(null)" if row["v"] is None else str(row["v"])
-        out[columns[int(row["col"])]][str(row["run_id"])][v] = int(row["n"])
+    values = ", ".join(
+        f"CAST({r.ident(c)} AS {r.text_type}) AS v{k}" for k, c in enumerate(columns)
+    )
+    sets = ", ".join(f"(run_id, v{k})" for k in range(len(columns)))
+    which = ", ".join(f"GROUPING(v{k}) AS g{k}" for k in range(len(columns)))
+    cols = ", ".join(f"v{k}" for k in range(len(columns)))
+    sql = (
+        f"SELECT run_id, {cols}, {which}, count(*) AS n FROM "
+        f"(SELECT run_id, {values} FROM {table} WHERE run_id IN ({in_runs})) AS x "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    for row in r.rows(sql, bound):
+        for k, name in enumerate(columns):
+            if row[f"g{k}"] == 0:
+                v = "(null)" if row[f"v{k}"] is None else str(row[f"v{k}"])
+                out[name][str(row["run_id"])][v] = int(row["n"])
     return out
 
 

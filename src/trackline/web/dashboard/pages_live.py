@@ -20,6 +20,7 @@ from trackline.web.dashboard.source import Source
 
 BATCHES = 2_000  # the most recent batches the stream page reads
 SESSIONS = 100
+POINTS = 300  # batches drawn in the stream's charts
 
 
 def stream(src: Source, q: QueryParams) -> Page:
@@ -52,39 +53,28 @@ def stream(src: Source, q: QueryParams) -> Page:
 
 
 def _series(batches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per minute: events/s, the last lag, the worst p50/p99 and dead letters (rejected)."""
-    minutes: dict[datetime, dict[str, Any]] = defaultdict(
-        lambda: {"events": 0, "rejected": 0, "lag": None, "p50": None, "p99": None}
-    )
-    for b in batches:
-        at: datetime = b["committed_at"]
-        m = minutes[at.replace(second=0, microsecond=0)]
-        m["events"] += int(b["events"] or 0)
-        m["rejected"] += int(b["rejected"] or 0)
-        if b["lag"] is not None:
-            m["lag"] = int(b["lag"])
-        for k in ("p50", "p99"):
-            v = b[f"{k}_ms"]
-            if v is not None:
-                m[k] = v if m[k] is None else max(m[k], v)
-    keys = sorted(minutes)
-    if not keys:
+    """Per batch (the last `POINTS`): events/s since the previous commit, lag, p50/p99;
+    per minute: dead letters (rejected events)."""
+    if not batches:
         return {"summary": None}
+    dead: dict[datetime, int] = defaultdict(int)
+    for b in batches:
+        dead[b["committed_at"].replace(second=0, microsecond=0)] += int(b["rejected"] or 0)
     span = (batches[-1]["committed_at"] - batches[0]["committed_at"]).total_seconds()
     span += float(batches[0]["seconds"] or 0)
     busy = sum(float(b["seconds"] or 0) for b in batches)
     total = sum(int(b["events"] or 0) for b in batches)
-    labels = [k.strftime("%H:%M") for k in keys]
-    # The first and last minutes are partial: events/s over the seconds each one covers.
-    secs = [60.0] * len(keys)
-    if len(keys) == 1:
-        secs[0] = max(span, 1.0)
-    else:
-        first, last = batches[0]["committed_at"], batches[-1]["committed_at"]
-        secs[0] = max(60.0 - first.second, 1.0)
-        secs[-1] = max(float(last.second) + 1, 1.0)
-    rate = [minutes[k]["events"] / s for k, s in zip(keys, secs, strict=True)]
-    p99 = [minutes[k]["p99"] for k in keys]
+    rate: list[float | None] = []
+    for i, b in enumerate(batches):
+        gap = (
+            (b["committed_at"] - batches[i - 1]["committed_at"]).total_seconds()
+            if i
+            else float(b["seconds"] or 0)
+        )
+        rate.append(int(b["events"] or 0) / gap if gap > 0 else None)
+    shown = batches[-POINTS:]
+    labels = [b["committed_at"].strftime("%H:%M:%S") for b in shown]
+    minutes = sorted(dead)[-30:]
     return {
         "summary": {
             "events": total,
@@ -96,18 +86,15 @@ def _series(batches: list[dict[str, Any]]) -> dict[str, Any]:
             "p99_ms": max((b["p99_ms"] or 0) for b in batches),
             "dead_letters": sum(int(b["rejected"] or 0) for b in batches),
         },
-        "rate_chart": charts.lines(labels, [("events/s", rate)], "events per second"),
-        "lag_chart": charts.lines(
-            labels, [("lag (messages)", [minutes[k]["lag"] for k in keys])], "lag"
-        ),
+        "rate_chart": charts.lines(labels, [("events/s", rate[-POINTS:])], "events per second"),
+        "lag_chart": charts.lines(labels, [("lag (messages)", [b["lag"] for b in shown])], "lag"),
         "latency_chart": charts.lines(
             labels,
-            [("p50 ms", [minutes[k]["p50"] for k in keys]), ("p99 ms", p99)],
+            [("p50 ms", [b["p50_ms"] for b in shown]), ("p99 ms", [b["p99_ms"] for b in shown])],
             "latency",
         ),
         "dead_chart": charts.bars(
-            [(lbl, minutes[k]["rejected"]) for lbl, k in zip(labels, keys, strict=True)][-30:],
-            "dead letters per minute",
+            [(m.strftime("%H:%M"), dead[m]) for m in minutes], "dead letters per minute"
         ),
     }
 
