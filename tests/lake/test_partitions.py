@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from tests.lake.gcs_emulator import Bucket
 from trackline.core import duck
 from trackline.lake import Lake, partitions
 from trackline.lake.partitions import PartitionWriter
@@ -297,3 +298,19 @@ def test_no_partitions_exports_one_file(tmp_path: Path) -> None:
         con, "SELECT range AS v FROM range(10)", {}, lake, lake.path("t"), [], "part-r1-{i}.parquet"
     )
     assert [(Path(f.path).name, f.rows) for f in files] == [("part-r1-0.parquet", 10)]
+
+
+def test_an_abandoned_write_publishes_nothing_on_gcs(bucket: Bucket) -> None:
+    lake = Lake(bucket.uri())
+    writer = partitions.PartitionWriter(
+        lake, lake.path("curated", "d"), ["day"], "part-{i}.parquet"
+    )
+    rows = partitions.ROW_GROUP_ROWS + 10  # a full row group: the file is open and written
+    writer.add(pa.record_batch({"day": ["a"] * rows, "x": list(range(rows))}))
+    assert writer.open_files == 1
+    writer.abandon()
+    assert bucket.versions() == {}  # not even a noncurrent version of a partial file
+    kept = partitions.PartitionWriter(lake, lake.path("curated", "d"), ["day"], "part-{i}.parquet")
+    kept.add(pa.record_batch({"day": ["a"] * 3, "x": [1, 2, 3]}))
+    assert [f.rows for f in kept.close()] == [3]
+    assert bucket.objects() == ["lake/curated/d/day=a/part-0.parquet"]

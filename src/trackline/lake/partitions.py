@@ -12,6 +12,7 @@ shares. Every partitioned write in the lake goes through here:
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -201,10 +202,11 @@ class PartitionWriter:
         return sorted(self._done, key=lambda f: f.path)
 
     def abandon(self) -> None:
-        """Close the open files without finishing them (the write failed)."""
+        """Drop the open files without publishing them (the write failed)."""
         for f in self._open.values():
-            f.writer.close()
-            f.out.close()
+            with contextlib.suppress(OSError):  # a failing store: the run's own error is raised
+                f.writer.close()
+            self.lake.discard(f.out)
         self._open.clear()
 
     def _close_idle(self) -> None:

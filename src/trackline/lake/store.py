@@ -166,6 +166,18 @@ class Lake:
         with self.fs.open(path, "rb") as f:
             return json.loads(f.read())
 
+    def discard(self, out: Any) -> None:
+        """Drop a file being written (`fs.open(..., "wb")`, or a `HashingWriter` around one)
+        without publishing it: on an object store closing would upload a partial object, so
+        the upload is cancelled instead; a local or memory file is closed (the failed run's
+        withdraw removes it)."""
+        raw = getattr(out, "out", out)
+        if isinstance(raw, fsspec.spec.AbstractBufferedFile) and not self.is_local:
+            raw.discard()  # gcsfs: cancels a resumable upload already started
+            raw.closed = True  # nothing is flushed any more: no object appears
+            return
+        out.close()
+
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))
 
