@@ -13,7 +13,8 @@ PY="$ROOT/.venv/bin/python"
   exit 1
 }
 DATA="$(mktemp -d "${TMPDIR:-/tmp}/trackline-bqemulator.XXXXXX")"
-start_detached bigquery "$PY" "$ROOT/scripts/bq_emulator.py" start --rest-host "$HOST" \
+# Avro's extension would download too: off, so the start never reaches for the network.
+BQEMU_ENABLE_FORMAT_EXTENSIONS=false start_detached bigquery "$PY" "$ROOT/scripts/bq_emulator.py" start --rest-host "$HOST" \
   --rest-port "$PORT" --grpc-host "$HOST" --grpc-port "$GRPC_PORT" --data-dir "$DATA" \
   --project trackline-test --log-level warning
 wait_for bigquery "$HOST" "$PORT" 60

@@ -142,7 +142,7 @@ def invoke(
     dbt_vars: dict[str, object] = {"min_play_ms": settings.min_play_ms}
     if target == "bigquery" and settings.warehouse_kind == "bigquery":
         from trackline.models.sources import SOURCE_DATASETS, derived_types
-        from trackline.warehouse.bigquery_run import ensure_tables
+        from trackline.warehouse.bigquery_tables import ensure_tables
 
         contracts = ContractRegistry(settings.contracts_dir)
         wanted = [contracts.get(name) for name in SOURCE_DATASETS]

@@ -318,34 +318,6 @@ class BigQueryStaging(DuckDBWarehouse):
             shutil.rmtree(self.work, ignore_errors=True)
 
 
-def ensure_tables(
-    settings: Settings, contracts: list[tuple[Contract, dict[str, str]]]
-) -> list[str]:
-    """Create the contracts' tables BigQuery lacks (and `groups`, empty: membership lives in
-    the state store and is not copied to BigQuery), as the dbt project's sources; their
-    names."""
-    bq = BigQuery(settings)
-    try:
-        bq.ensure_dataset()
-        have = set(bq.list_tables())
-        created = []
-        for contract, derived in contracts:
-            if contract.name not in have:
-                bq.create_table(
-                    contract.name,
-                    table_schema(contract, derived),
-                    partition=time_partitioning(contract),
-                    cluster=cluster_fields(contract),
-                )
-                created.append(contract.name)
-        if "groups" not in have:
-            columns = [("group_id", "STRING", "REQUIRED"), ("user_id", "STRING", "REQUIRED")]
-            bq.create_table("groups", [*columns, ("added_at", "TIMESTAMP", "NULLABLE")])
-        return created
-    finally:
-        bq.close()
-
-
 def _work_root(settings: Settings) -> Path:
     root = settings.home / "bigquery-work"
     root.mkdir(parents=True, exist_ok=True)
