@@ -37,10 +37,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
-
     from tests.web.conftest import serve_app
-    from tests.web.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.web.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, wait_for_group
     from tests.web.dashboard.data import build
+
     from trackline.web.dashboard.app import create_app
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -52,6 +52,7 @@ def main() -> None:
             "session": made["session"],
         }
         with serve_app(create_app(made["settings"])) as url, sync_playwright() as pw:
+            wait_for_group(url)
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             for name, path in PAGES.items():
@@ -60,7 +61,8 @@ def main() -> None:
                     raise SystemExit(f"{path}: HTTP {response.status if response else '?'}")
                 target = args.out / f"dashboard-{name}.png"
                 page.screenshot(path=str(target), full_page=False)
-                print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+                shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+                print(f"wrote {shown}")
             browser.close()
 
 

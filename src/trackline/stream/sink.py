@@ -32,7 +32,11 @@ from trackline.errors import TracklineError
 from trackline.warehouse.duckdb import DuckDBWarehouse, wanted_since
 
 log = logging.getLogger(__name__)
-OPEN_RETRY_SECONDS = 60.0
+# A reader holds the file for one query or page; a long one (a big `trackline query`, a group
+# report on millions of plays) must not make the stream fail: it waits, saying so every 10 s
+# (unacked messages come back after the ack timeout and are deduplicated on commit).
+OPEN_RETRY_SECONDS = 300.0
+BUSY_LOG_SECONDS = 10.0
 OPEN_POLL_SECONDS = 0.01  # a reader holds the file for one page or query: milliseconds
 
 
@@ -54,7 +58,7 @@ class WarehouseSink:
             return self._wh
         began = time.monotonic()
         deadline = began + OPEN_RETRY_SECONDS
-        logged = False
+        logged = began - BUSY_LOG_SECONDS
         while True:
             try:
                 self._wh = open_run_warehouse(self.settings)  # DuckDB, or BigQuery's
@@ -64,9 +68,10 @@ class WarehouseSink:
             except TracklineError:
                 if time.monotonic() > deadline:
                     raise
-                if not logged:  # a reader has it: wait (logged once per wait)
-                    log.info("stream.warehouse_busy")
-                    logged = True
+                now = time.monotonic()
+                if now - logged >= BUSY_LOG_SECONDS:  # a reader has it: wait
+                    log.info("stream.warehouse_busy waited_s=%.0f", now - began)
+                    logged = now
                 time.sleep(OPEN_POLL_SECONDS)
 
     def release(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,19 @@ def server(made: dict[str, Any]) -> Iterator[str]:
     from trackline.web.dashboard.app import create_app
 
     with serve_app(create_app(made["settings"])) as url:
+        wait_for_group(url)
         yield url
+
+
+def wait_for_group(url: str, headers: dict[str, str] | None = None) -> None:
+    """The group page computes its report on a thread and refreshes itself meanwhile: wait
+    until it is there, so page tests see it whole."""
+    import httpx
+
+    deadline = time.monotonic() + 180
+    while 'id="computing"' in httpx.get(url + "/group", headers=headers, timeout=30).text:
+        assert time.monotonic() < deadline, "the group report was never computed"
+        time.sleep(0.2)
 
 
 def require_chromium() -> str:

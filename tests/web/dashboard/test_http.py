@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from typing import Any
 
 import httpx
@@ -144,9 +145,24 @@ def test_session_page_shows_timeline_and_outcomes(server: str, made: dict[str, A
 
 
 def test_group_page_has_overlap_blend_and_recommendations(server: str) -> None:
-    page = get(server, "/group?group=club").text
+    page = get(server, "/group?group=club").text  # computed on a thread (the fixture waited)
+    assert 'id="computing"' not in page and 'http-equiv="refresh"' not in page
     assert page.count("<rect") >= 9  # the 3 x 3 heatmap at least
     shown = text(page)
     for part in ("Who listened most", "Pairwise overlap", "Blend", "Recommendations"):
         assert part in shown
     assert "alice bob" in shown  # a pair of the overlap table
+
+
+def test_group_report_is_computed_on_a_thread_then_shown(made: dict[str, Any]) -> None:
+    from tests.web.conftest import serve_app
+    from trackline.web.dashboard.app import create_app
+
+    with serve_app(create_app(made["settings"])) as url:
+        first = get(url, "/group?group=club").text
+        assert 'id="computing"' in first and 'http-equiv="refresh" content="3"' in first
+        deadline = time.monotonic() + 120
+        while 'id="computing"' in (page := get(url, "/group?group=club").text):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert "Recommendations" in page and "as of" in page

@@ -8,7 +8,7 @@ analytics and the recommender (DuckDB warehouse), cached under the warehouse's v
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -148,14 +148,20 @@ def group(src: Source, q: QueryParams) -> Page:
         return "group.html", ctx
     with src.warehouse() as r:
         version = r.version()
-    try:
-        report, recs = src.cache.get(
-            ("group", chosen.name, tuple(chosen.user_ids), version),
-            lambda: _analyse(src, chosen.user_ids),
-        )
-    except TracklineError as exc:
-        ctx["error"] = str(exc)
+    value, at, fresh = src.background.get(
+        ("group", chosen.name, tuple(chosen.user_ids)),
+        version,
+        lambda: _analyse(src, chosen.user_ids),
+    )
+    if value is None:
+        ctx["computing"] = True  # the page refreshes itself until the report is ready
         return "group.html", ctx
+    if isinstance(value, Exception):
+        ctx["error"] = str(value) if isinstance(value, TracklineError) else "the report failed"
+        return "group.html", ctx
+    report, recs = value
+    ctx["as_of"] = datetime.fromtimestamp(at or 0, UTC)
+    ctx["stale"] = not fresh
     members = report["members"]
     plays = {u: report["per_member"][u]["plays"] for u in members}
     ctx.update(

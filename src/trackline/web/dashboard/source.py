@@ -11,9 +11,11 @@ DuckDB's dialect, kept plain (the BigQuery warehouse translates it with sqlglot)
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,9 +24,11 @@ import pyarrow as pa
 
 from trackline.config import Settings
 from trackline.core.dialect import ident
+from trackline.errors import TracklineError
 from trackline.state.base import StateStore
 from trackline.warehouse.base import Warehouse, open_warehouse
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_ENTRIES = 512
 VERSION_SQL = "SELECT count(*) AS runs, sum(input_rows) AS rows FROM meta.runs"
@@ -52,6 +56,45 @@ class Cache:
         return value
 
 
+class Refresher:
+    """Answers that take long (a group report over millions of plays), computed on a thread:
+    a request gets the latest answer at once (maybe from an older warehouse version, with its
+    time) and, when the warehouse changed, starts one computation of the new one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[Hashable, tuple[Any, Any, float]] = {}  # key -> version, value, at
+        self._running: set[Hashable] = set()
+
+    def get(
+        self, key: Hashable, version: Any, make: Callable[[], Any]
+    ) -> tuple[Any, float | None, bool]:
+        """(value or None, when it was computed, whether it is for `version`); a value may be
+        the exception its computation raised."""
+        with self._lock:
+            have = self._done.get(key)
+            if have is not None and have[0] == version:
+                return have[1], have[2], True
+            if key not in self._running:
+                self._running.add(key)
+                threading.Thread(
+                    target=self._run, args=(key, version, make), daemon=True,
+                    name="trackline-dashboard-refresh",
+                ).start()  # fmt: skip
+        return (have[1], have[2], False) if have is not None else (None, None, False)
+
+    def _run(self, key: Hashable, version: Any, make: Callable[[], Any]) -> None:
+        try:
+            value = make()
+        except Exception as exc:  # shown on the page (a TracklineError says what to do)
+            if not isinstance(exc, TracklineError):
+                log.exception("dashboard.refresh_failed")
+            value = exc
+        with self._lock:
+            self._done[key] = (version, value, time.time())
+            self._running.discard(key)
+
+
 class Source:
     """The dashboard's one way in to the data; one per app."""
 
@@ -59,6 +102,7 @@ class Source:
         self.settings = settings
         self.kind = kind or settings.warehouse_kind  # duckdb | bigquery (`warehouse_uri`)
         self.cache = Cache()
+        self.background = Refresher()
 
     @contextmanager
     def warehouse(self) -> Iterator[Reads]:
