@@ -120,6 +120,15 @@ def test_a_second_file_adds_only_the_keys_bigquery_lacks(
         f"SELECT body FROM {table(bq_settings, 'meta_reports')} WHERE kind = 'quality'",
     )
     assert len(report) == 2  # one per run, not one per attempt
+    # nothing left behind: no staging table in BigQuery, no working file here
+    bq = BigQuery(bq_settings)
+    try:
+        names = bq.list_tables()
+    finally:
+        bq.close()
+    assert not [n for n in names if n.startswith("_")]
+    assert {"orders", "meta_runs", "meta_rejected", "meta_reports"} <= set(names)
+    assert not list((bq_settings.home / "bigquery-work").iterdir())
 
 
 def test_api_calls_grow_with_neither_rows_nor_partitions(

@@ -52,6 +52,7 @@ STAGING_HOURS = 24
 # replaced per run (a rerun's reports replace the interrupted one's), else appended.
 META_KEYS = {"rejected": ["run_id", "dataset", "source_file", "source_line"]}
 META_REPLACED = {"reports"}
+META_READ = ("rejected", "reports")  # with runs: the tables `query`, `report`, the dashboard read
 
 
 def _bq_type(duck_type: str) -> tuple[str, str]:
@@ -211,6 +212,8 @@ class BigQueryStaging(DuckDBWarehouse):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'meta'"
         ).fetchall()
         names = sorted(str(t[0]) for t in tables if t[0] != "runs")
+        for name in META_READ:  # readers query these: they exist, even empty
+            self._ensure_meta(meta_table(name), f"meta.{ident(name)}")
         for name in names:
             found = self.con.execute(f"SELECT count(*) FROM meta.{ident(name)}").fetchone()
             if not found or not found[0]:
