@@ -1,4 +1,5 @@
-"""`trackline fake-api [--port P]`: look-alike Spotify, YouTube and Fake Store APIs."""
+"""`trackline fake-api [--port P] [--extended-quota]`: look-alike Spotify, YouTube and Fake Store
+APIs (Spotify in its February 2026 Development Mode shapes unless `--extended-quota`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,22 @@ def fake_api(
     token_ttl: Annotated[float, typer.Option(help="Access token lifetime (s).")] = 3600.0,
     plays: Annotated[int, typer.Option(help="Recently played history per user.")] = 120,
     seed: Annotated[int, typer.Option(help="Data seed.")] = 7,
+    extended_quota: Annotated[
+        bool,
+        typer.Option(
+            "--extended-quota",
+            help="Serve Spotify's Extended Quota shapes (/tracks, track, every field) instead of "
+            "the February 2026 Development Mode ones.",
+        ),
+    ] = False,
+    extras: Annotated[
+        bool,
+        typer.Option(
+            "--extras/--no-extras",
+            help="Playlists and recent plays also hold a podcast episode, a local file and a "
+            "track with a null name.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the fake APIs until Ctrl-C; prints the settings that point trackline at them."""
     from trackline.fakeapi import FakeAPI, FaultRates, run_forever
@@ -29,10 +46,18 @@ def fake_api(
     rates = FaultRates(fail_rate, rate_limit_rate, retry_after, malformed_rate, slow_ms, seed)
     carts: Path = settings.home / "fakeapi" / "carts.json"
     fake = FakeAPI.create(
-        seed=seed, rates=rates, token_ttl=token_ttl, plays_per_user=plays, carts_file=carts
+        seed=seed,
+        rates=rates,
+        token_ttl=token_ttl,
+        plays_per_user=plays,
+        carts_file=carts,
+        extended_quota=extended_quota,
+        extras=extras,
     )
     fake.base_url = f"http://127.0.0.1:{port}"
-    err.print(f"fake APIs on {fake.base_url} (Ctrl-C stops); use these settings:", markup=False)
+    mode = "Extended Quota" if extended_quota else "Development Mode (2026)"
+    err.print(f"fake APIs on {fake.base_url} (Ctrl-C stops); Spotify shapes: {mode}", markup=False)
+    err.print("use these settings:", markup=False)
     for k, v in fake.env().items():
         err.print(f"  export {k}={v}", markup=False)
     err.print(

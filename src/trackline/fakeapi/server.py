@@ -56,9 +56,21 @@ class FakeAPI:
         window: int | None = 50,
         carts_file: Path | None = None,
         youtube_quota: int = 10_000,
+        extended_quota: bool = False,
+        extras: bool = False,
     ) -> FakeAPI:
+        """`extended_quota`: Spotify's Extended Quota shapes instead of the 2026 Development
+        Mode ones; `extras`: playlists and plays also hold a podcast episode, a local file and a
+        track with a null name (see spotify_routes.py)."""
+        spotify = SpotifyData(
+            plays_per_user=plays_per_user,
+            window=window,
+            seed=seed,
+            extended_quota=extended_quota,
+            extras=extras,
+        )
         return cls(
-            spotify=SpotifyData(plays_per_user=plays_per_user, window=window, seed=seed),
+            spotify=spotify,
             youtube=YouTubeData(seed=seed, daily_quota=youtube_quota),
             fakestore=FakeStoreData(seed=seed, path=carts_file),
             spotify_auth=Authority("spotify", token_ttl=token_ttl),

@@ -1,15 +1,23 @@
-"""Spotify Web API look-alike: me, recently played (with Spotify's 50-play window), top items,
-playlists and their tracks, artists. Data comes from the generator's catalogue, seeded per
-user, so every run sees the same world."""
+"""Spotify Web API look-alike: me, recently played (with Spotify's 50-play window and its cursor
+pages), top items, playlists and their items, artists.
+
+Two API modes (`SpotifyData.extended_quota`), as Spotify's "February 2026 Web API Dev Mode
+Changes - Migration Guide" describes them:
+- Development Mode (default; new apps from 2026-02-11, existing ones from 2026-03-09): playlist
+  contents at `/playlists/{id}/items` with each entry's object under `item`, the simplified
+  playlist's summary under `items` (`tracks` is null); no track/album `popularity`,
+  `available_markets`, `external_ids`, no artist `followers`/`popularity`, no user `country`,
+  `email`, `product`, `followers`; the batch `GET /artists?ids=` answers 403; `/tracks` is gone
+  (403).
+- Extended Quota: the older shapes (`/playlists/{id}/tracks`, `track`, `tracks` summary, every
+  field present, batch endpoints open). `/items` is not served.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import random
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -18,112 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trackline.fakeapi.spotify_data import Episode, LocalFile, SpotifyData, Unnamed
 from trackline.generate import generator
 
 PREFIX = "/spotify/v1"
+ADDED_AT = "2024-03-01T10:00:00Z"
 
-
-def _track(t: Any) -> dict[str, Any]:
-    a = t.artist
-    return {
-        "id": t.id,
-        "name": t.name,
-        "type": "track",
-        "uri": f"spotify:track:{t.id}",
-        "duration_ms": t.duration_ms,
-        "popularity": t.popularity,
-        "explicit": False,
-        "artists": [
-            {"id": a.id, "name": a.name, "type": "artist", "uri": f"spotify:artist:{a.id}"}
-        ],
-        "album": {"id": f"al{t.id[:20]}", "name": t.album, "type": "album"},
-    }
-
-
-def _artist(a: Any) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "name": a.name,
-        "type": "artist",
-        "genres": [g.strip() for g in a.genres.split(",") if g.strip()],
-        "popularity": a.popularity,
-        "followers": {"href": None, "total": a.followers},
-    }
-
-
-@dataclass
-class _User:
-    plays: list[tuple[int, Any]]  # (played_at ms, track), oldest first
-    playlists: list[tuple[str, str, list[Any]]]  # (id, name, tracks)
-    country: str
-
-
-@dataclass
-class SpotifyData:
-    """Per-user listening worlds, built on first use."""
-
-    plays_per_user: int = 120
-    window: int | None = 50  # plays the API can still see (Spotify: 50); None = all
-    seed: int = 7
-    bad_play_every: int = 0  # every Nth play has a broken played_at (a record to reject)
-    # playlist ids whose items answer 403 (closed to the app, as Spotify-owned editorial and
-    # algorithmic playlists are) or 404 (deleted); still listed in /me/playlists
-    closed_playlists: set[str] = field(default_factory=set)
-    lost_playlists: set[str] = field(default_factory=set)
-    _users: dict[str, _User] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def user(self, user_id: str) -> _User:
-        with self._lock:
-            if user_id not in self._users:
-                self._users[user_id] = self._build(user_id)
-            return self._users[user_id]
-
-    def _build(self, user_id: str) -> _User:
-        world = generator.world()
-        rng = random.Random(f"{self.seed}:spotify:{user_id}")
-        now = int(time.time() * 1000) - 120_000
-        plays: list[tuple[int, Any]] = []
-        at = now
-        for _ in range(self.plays_per_user):
-            plays.append((at, world.tracks.pick(rng.random)))
-            at -= rng.randint(60_000, 420_000)
-        plays.reverse()
-        playlists = []
-        for i in range(3):
-            name = generator.PLAYLISTS.pick(rng.random)
-            pid = "pl" + hashlib.sha1(f"{self.seed}:{user_id}:{i}".encode()).hexdigest()[:20]
-            picks = (world.tracks.pick(rng.random) for _ in range(30))
-            tracks = list({t.id: t for t in picks}.values())
-            playlists.append((pid, name, tracks))
-        return _User(plays, playlists, generator.COUNTRIES.pick(rng.random))
-
-    def playlist_ids(self, user_id: str) -> list[str]:
-        return [pid for pid, _, _ in self.user(user_id).playlists]
-
-    def close_playlist(self, playlist_id: str) -> None:
-        """Its items answer 403 from now on (the app may not read it)."""
-        self.closed_playlists.add(playlist_id)
-
-    def lose_playlist(self, playlist_id: str) -> None:
-        """Its items answer 404 from now on (listed, but gone)."""
-        self.lost_playlists.add(playlist_id)
-
-    def add_plays(self, user_id: str, n: int) -> None:
-        """n new plays, after the latest, ending now (what a user listened to since)."""
-        u = self.user(user_id)
-        world = generator.world()
-        rng = random.Random(f"{self.seed}:more:{user_id}:{len(u.plays)}")
-        with self._lock:
-            last = u.plays[-1][0] if u.plays else 0
-            now = int(time.time() * 1000) - 1000
-            step = max(1, (now - last) // (n + 1))
-            for i in range(1, n + 1):
-                u.plays.append((last + i * step, world.tracks.pick(rng.random)))
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+__all__ = ["PREFIX", "SpotifyAPI", "SpotifyData"]
 
 
 class SpotifyAPI:
@@ -132,6 +41,10 @@ class SpotifyAPI:
         self.base = base  # the public base URL, for `next` links
         self.bearer = bearer  # (request) -> user or a 401 response
 
+    @property
+    def ext(self) -> bool:
+        return self.data.extended_quota
+
     def routes(self) -> list[Route]:
         p = PREFIX
         return [
@@ -139,74 +52,127 @@ class SpotifyAPI:
             Route(f"{p}/me/player/recently-played", self.recently_played),
             Route(f"{p}/me/top/{{kind}}", self.top),
             Route(f"{p}/me/playlists", self.playlists),
+            Route(f"{p}/playlists/{{pid}}/items", self.playlist_items),
             Route(f"{p}/playlists/{{pid}}/tracks", self.playlist_tracks),
             Route(f"{p}/artists", self.artists),
+            Route(f"{p}/artists/{{aid}}", self.artist),
         ]
 
-    def _link(self, request: Request, **params: Any) -> str:
-        q = dict(request.query_params)
+    def _link(self, request: Request, drop: tuple[str, ...] = (), **params: Any) -> str:
+        q = {k: v for k, v in request.query_params.items() if k not in drop}
         q.update({k: str(v) for k, v in params.items()})
         return f"{self.base()}{request.url.path}?{urlencode(q)}"
 
+    # Objects -----------------------------------------------------------------------------
+    def track(self, t: Any) -> dict[str, Any]:
+        if isinstance(t, LocalFile):
+            return self._local(t)
+        if isinstance(t, Episode):
+            return self.episode(t)
+        name = None if isinstance(t, Unnamed) else t.name
+        t = t.track if isinstance(t, Unnamed) else t
+        a = t.artist
+        album: dict[str, Any] = {"id": f"al{t.id[:20]}", "name": t.album, "type": "album"}
+        out: dict[str, Any] = {
+            "id": t.id, "name": name, "type": "track", "uri": f"spotify:track:{t.id}",
+            "duration_ms": t.duration_ms, "explicit": False, "is_local": False,
+            "artists": [{"id": a.id, "name": a.name, "type": "artist",
+                         "uri": f"spotify:artist:{a.id}"}],
+            "album": album,
+        }  # fmt: skip
+        if self.ext:  # removed for Development Mode apps
+            out |= {"popularity": t.popularity, "available_markets": ["DE", "US"],
+                    "external_ids": {"isrc": f"QZ{t.id[:10].upper()}"}}  # fmt: skip
+            album |= {"popularity": t.popularity, "available_markets": ["DE", "US"]}
+        return out
+
+    def episode(self, e: Episode) -> dict[str, Any]:
+        show: dict[str, Any] = {"id": f"sh{e.id[:20]}", "name": e.show, "type": "show"}
+        if self.ext:
+            show |= {"publisher": f"{e.show} Media", "available_markets": ["DE", "US"]}
+        return {
+            "id": e.id, "name": e.name, "type": "episode", "uri": f"spotify:episode:{e.id}",
+            "duration_ms": e.duration_ms, "release_date": "2024-02-20", "show": show,
+        }  # fmt: skip
+
+    def _local(self, f: LocalFile) -> dict[str, Any]:
+        return {
+            "id": None, "name": f.name, "type": "track", "uri": f.uri, "is_local": True,
+            "duration_ms": f.duration_ms,
+            "artists": [{"id": None, "name": f.artist, "type": "artist", "uri": None}],
+            "album": {"id": None, "name": f.album, "type": "album"},
+        } | ({"popularity": 0} if self.ext else {})  # fmt: skip
+
+    def artist_obj(self, a: Any) -> dict[str, Any]:
+        out = {
+            "id": a.id,
+            "name": a.name,
+            "type": "artist",
+            "genres": [g.strip() for g in a.genres.split(",") if g.strip()],
+        }
+        if self.ext:
+            out |= {"popularity": a.popularity, "followers": {"href": None, "total": a.followers}}
+        return out
+
+    # Routes ------------------------------------------------------------------------------
     async def me(self, request: Request) -> Response:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
-        u = self.data.user(user)
-        return JSONResponse(
-            {"id": user, "display_name": user.replace("_", " ").title(), "country": u.country,
-             "type": "user", "uri": f"spotify:user:{user}"}
-        )  # fmt: skip
+        self.data.hit("me")
+        body: dict[str, Any] = {
+            "id": user, "display_name": user.replace("_", " ").title(), "type": "user",
+            "uri": f"spotify:user:{user}",
+        }  # fmt: skip
+        if self.ext:
+            body |= {"country": self.data.user(user).country, "product": "premium",
+                     "email": f"{user}@example.com",
+                     "followers": {"href": None, "total": 3}}  # fmt: skip
+        return JSONResponse(body)
 
     async def recently_played(self, request: Request) -> Response:
+        """Newest first. With `after`, the newest plays after it; with `before`, those before
+        it. As Spotify does, a full page carries a `next` link (`before` its oldest play) even
+        when nothing older is left: following it then gives an empty page."""
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
+        self.data.hit("recently_played")
         q = request.query_params
-        limit = min(50, max(1, int(q.get("limit", "20"))))
+        limit = min(50, self.data.page_size, max(1, int(q.get("limit", "20"))))
         u = self.data.user(user)
         visible = u.plays[-self.data.window :] if self.data.window else list(u.plays)
-        if "after" in q:
-            after = int(q["after"])
-            newer = [p for p in visible if p[0] > after]
-            page = newer[:limit]  # oldest first from the cursor
-            more = len(newer) > limit
-            items = list(reversed(page))
+        if "before" in q:
+            chosen = [p for p in visible if p[0] < int(q["before"])]
         else:
-            before = int(q.get("before", str(2**62)))
-            older = [p for p in visible if p[0] < before]
-            page = older[-limit:]
-            more = len(older) > limit
-            items = list(reversed(page))
+            chosen = [p for p in visible if p[0] > int(q.get("after", "0"))]
+        items = list(reversed(chosen[-limit:]))
         body: dict[str, Any] = {
             "href": self._link(request),
             "limit": limit,
-            "items": [self._play(user, ms, t) for ms, t in items],
+            "items": [self._play(ms, t) for ms, t in items],
             "cursors": None,
             "next": None,
         }
         if items:
             newest, oldest = items[0][0], items[-1][0]
             body["cursors"] = {"after": str(newest), "before": str(oldest)}
-            if more:
-                body["next"] = (
-                    self._link(request, after=newest)
-                    if "after" in q
-                    else self._link(request, before=oldest)
-                )
+            if len(items) == limit:
+                body["next"] = self._link(request, ("after", "before"), before=oldest)
         return JSONResponse(body)
 
-    def _play(self, user: str, ms: int, t: Any) -> dict[str, Any]:
+    def _play(self, ms: int, t: Any) -> dict[str, Any]:
         played = _iso(ms)
         every = self.data.bad_play_every
         if every and (ms // 1000) % every == 0:
             played = "yesterday-ish"
-        return {"track": _track(t), "played_at": played, "context": None}
+        return {"track": self.track(t), "played_at": played, "context": None}
 
     async def top(self, request: Request) -> Response:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
+        self.data.hit("top")
         kind = request.path_params["kind"]
         q = request.query_params
         time_range = q.get("time_range", "medium_term")
@@ -223,7 +189,7 @@ class SpotifyAPI:
         ranked = ranked[:50]
         page = ranked[offset : offset + limit]
         total = len(ranked)
-        render = _track if kind == "tracks" else _artist
+        render = self.track if kind == "tracks" else self.artist_obj
         nxt = self._link(request, offset=offset + limit) if offset + limit < total else None
         return JSONResponse(
             {"href": self._link(request), "items": [render(x) for x in page], "limit": limit,
@@ -234,21 +200,38 @@ class SpotifyAPI:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
+        self.data.hit("playlists")
         q = request.query_params
         limit, offset = int(q.get("limit", "20")), int(q.get("offset", "0"))
         lists = self.data.user(user).playlists
-        page = lists[offset : offset + limit]
-        items = [
-            {"id": pid, "name": name, "type": "playlist", "owner": {"id": user},
-             "tracks": {"href": f"{self.base()}{PREFIX}/playlists/{pid}/tracks", "total": len(ts)}}
-            for pid, name, ts in page
-        ]  # fmt: skip
+        items = []
+        for pid, name, entries in lists[offset : offset + limit]:
+            kind = "tracks" if self.ext else "items"
+            href = f"{self.base()}{PREFIX}/playlists/{pid}/{kind}"
+            summary: dict[str, Any] = {"href": href, "total": len(entries)}
+            pl: dict[str, Any] = {"id": pid, "name": name, "type": "playlist"}
+            pl["owner"] = {"id": user, "type": "user"}
+            shape: dict[str, Any] = {"tracks": summary} if self.ext else {"items": summary}
+            pl |= shape if self.ext else {**shape, "tracks": None}  # 2026: `tracks` is null
+            items.append(pl)
         nxt = self._link(request, offset=offset + limit) if offset + limit < len(lists) else None
         return JSONResponse(
             {"items": items, "limit": limit, "offset": offset, "total": len(lists), "next": nxt}
         )
 
+    async def playlist_items(self, request: Request) -> Response:
+        self.data.hit("items")
+        if self.ext:
+            return _error(404, "Resource not found")  # the older API only
+        return await self._entries(request, "item", 50)
+
     async def playlist_tracks(self, request: Request) -> Response:
+        self.data.hit("tracks")
+        if not self.ext:
+            return _error(403, "Forbidden")  # removed for Development Mode apps
+        return await self._entries(request, "track", 100)
+
+    async def _entries(self, request: Request, key: str, most: int) -> Response:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
@@ -261,24 +244,53 @@ class SpotifyAPI:
         if not found:
             return _error(404, "Resource not found")
         q = request.query_params
-        limit, offset = min(100, int(q.get("limit", "100"))), int(q.get("offset", "0"))
-        tracks = found[0][2]
-        page = tracks[offset : offset + limit]
-        items = [{"added_at": "2024-03-01T10:00:00Z", "track": _track(t)} for t in page]
-        nxt = self._link(request, offset=offset + limit) if offset + limit < len(tracks) else None
+        limit, offset = min(most, int(q.get("limit", "20"))), int(q.get("offset", "0"))
+        entries = found[0][2]
+        page = entries[offset : offset + limit]
+        items = [
+            {"added_at": ADDED_AT, "added_by": {"id": user, "type": "user"},
+             "is_local": isinstance(t, LocalFile), key: self.track(t)}
+            for t in page
+        ]  # fmt: skip
+        more = offset + limit < len(entries)
+        nxt = self._link(request, offset=offset + limit) if more else None
         return JSONResponse(
-            {"items": items, "limit": limit, "offset": offset, "total": len(tracks), "next": nxt}
+            {"items": items, "limit": limit, "offset": offset, "total": len(entries), "next": nxt}
         )
 
     async def artists(self, request: Request) -> Response:
         user = self.bearer(request)
         if isinstance(user, Response):
             return user
+        self.data.hit("artists")
+        if not self.ext:
+            return _error(403, "Forbidden")  # Get Several Artists: removed for Development Mode
         ids = [i for i in request.query_params.get("ids", "").split(",") if i]
         if len(ids) > 50:
             return _error(400, "Too many ids requested")
-        by_id = {a.id: a for a in generator.world().artists.items}
-        return JSONResponse({"artists": [_artist(by_id[i]) if i in by_id else None for i in ids]})
+        by_id = _artists()
+        return JSONResponse(
+            {"artists": [self.artist_obj(by_id[i]) if i in by_id else None for i in ids]}
+        )
+
+    async def artist(self, request: Request) -> Response:
+        user = self.bearer(request)
+        if isinstance(user, Response):
+            return user
+        self.data.hit("artist")
+        found = _artists().get(request.path_params["aid"])
+        if found is None:
+            return _error(404, "Resource not found")
+        return JSONResponse(self.artist_obj(found))
+
+
+@functools.cache
+def _artists() -> dict[str, Any]:
+    return {a.id: a for a in generator.world().artists.items}
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _error(status: int, message: str) -> Response:
