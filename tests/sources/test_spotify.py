@@ -290,14 +290,16 @@ def test_session_outcome_lists_the_closed_playlist(
 def test_a_403_on_an_endpoint_is_a_permanent_partial_and_the_rest_is_stored(
     fake: FakeAPI, settings: Settings, store: StateStore
 ) -> None:
-    """A batch endpoint refused to the app (403, as Development Mode does for removed ones) is
-    named as permanent; plays, tops and playlists still land, with no genre."""
+    """An endpoint refused to the app for good (403 on the batch artists endpoint and on the
+    single one too) is named as permanent; plays, tops and playlists still land, with no
+    genre, and the user's notes say why."""
     connect(fake, store, "quin")
-    fake.faults.script("/spotify/v1/artists", ["403"])
+    fake.faults.script("/spotify/v1/artists", ["403"] * 12)
     result = fetch_user(settings, "spotify", "quin", state=store)
     assert result.status == "partial"
     [failure] = result.failures
     assert failure["endpoint"] == "artists" and failure["http_status"] == 403
     assert failure["permanent"] is True and "403 Forbidden" in failure["reason"]
+    assert any("refused too: genres are left empty" in n for n in result.notes)
     assert result.added["listens"] == 50 and result.added["playlist_tracks"] > 0
     assert _count(settings, "SELECT count(*) FROM listens WHERE genre IS NOT NULL") == 0

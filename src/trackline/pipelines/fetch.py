@@ -70,6 +70,9 @@ class FetchContext:
     endpoints: int = 0  # endpoints tried, to tell "some failed" from "all failed"
     # one entry per failed endpoint or resource, as data (the `--json` "failures" list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # what a connector may cache for the whole run, shared by its users (public catalogue data
+    # such as artists' genres, what the app may call); never anything user-specific
+    shared: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def emit(self, dataset: str, records: list[dict[str, Any]]) -> None:
@@ -181,6 +184,7 @@ def fetch_user(
     state: ConnectorState | None = None,
     http: HttpClient | None = None,
     ingest: bool = True,
+    shared: dict[str, Any] | None = None,
 ) -> UserFetchResult:
     """Fetch one user from one provider, spool it, then ingest it. Never raises for the user's
     own failures (they are in the result); raises only for unusable calls (unknown provider)."""
@@ -195,6 +199,8 @@ def fetch_user(
     try:
         batch = Batch.create(settings, provider, user_id)
         ctx = FetchContext(settings, client, store, provider, user_id, batch, datetime.now(UTC))
+        if shared is not None:  # one run of many users (fetch_users)
+            ctx.shared = shared
         _run(mod, ctx, result)
         batch.seal()
         if store is not None:
@@ -350,8 +356,12 @@ def fetch_users(
                     "or `trackline users add ID --{provider}-refresh-token T`"
                 )
 
+        shared: dict[str, Any] = {}
+
         def one(uid: str) -> UserFetchResult:
-            r = fetch_user(settings, provider, uid, state=store, http=client, ingest=ingest)
+            r = fetch_user(
+                settings, provider, uid, state=store, http=client, ingest=ingest, shared=shared
+            )
             if on_result is not None:
                 on_result(r)
             return r
