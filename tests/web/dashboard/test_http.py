@@ -166,3 +166,14 @@ def test_group_report_is_computed_on_a_thread_then_shown(made: dict[str, Any]) -
             assert time.monotonic() < deadline
             time.sleep(0.2)
     assert "Recommendations" in page and "as of" in page
+
+
+def test_concurrent_requests_share_the_warehouse(server: str, made: dict[str, Any]) -> None:
+    """Requests in flight at once each read on their own cursor of one read-only opening (a
+    second opening of the file in one process would clash with the first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [*PAGES, f"/runs/{made['runs'][0]}", f"/quality?run={made['runs'][1]}"] * 3
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda p: get(server, p).status_code, paths))
+    assert codes == [200] * len(paths)

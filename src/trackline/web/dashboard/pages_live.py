@@ -178,9 +178,27 @@ def group(src: Source, q: QueryParams) -> Page:
 
 
 def _analyse(src: Source, users: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from trackline.analytics.group_listening import analyse_group
-    from trackline.recommend.service import recommend
+    """The group report and recommendations, on the dashboard's own warehouse cursor (a
+    second opening of the file in this process would clash with the shared one)."""
+    from trackline.analytics.group_listening import group_report
+    from trackline.analytics.members import require_known
+    from trackline.recommend import base
+    from trackline.recommend.service import prepare
 
-    report = analyse_group(src.settings, users, top_n=10)
-    recs = [x.as_dict() for x in recommend(src.settings, users, n=10)]
+    with src.warehouse() as r:
+        con = getattr(r.wh, "con", None)
+        if con is None:
+            raise TracklineError("group analytics read the DuckDB warehouse")
+        require_known(src.settings, con, users)
+        report = group_report(con, users, top_n=10, min_play_ms=src.settings.min_play_ms)
+        prepare(con, min_play_ms=src.settings.min_play_ms)
+        recs = [x.as_dict() for x in base.get("knn").recommend(con, users, 10)]
+        names = r.rows(
+            "SELECT track_id, max(track_name) AS track_name, max(artist_name) AS artist_name "
+            "FROM plays_source WHERE list_contains($ids, track_id) GROUP BY track_id",
+            {"ids": [x["track_id"] for x in recs] or [""]},
+        )
+    found = {n["track_id"]: n for n in names}
+    for x in recs:
+        x.update({k: v for k, v in found.get(x["track_id"], {}).items() if k != "track_id"})
     return report, recs

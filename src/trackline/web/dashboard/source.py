@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from trackline.config import Settings
+from trackline.core import duck
 from trackline.core.dialect import ident
-from trackline.errors import TracklineError
+from trackline.errors import QueryError, TracklineError
 from trackline.state.base import StateStore
 from trackline.warehouse.base import Warehouse, open_warehouse
 
@@ -95,6 +97,27 @@ class Refresher:
             self._running.discard(key)
 
 
+class _Cursor:
+    """A request's own DuckDB connection (a cursor) on the shared read-only opening."""
+
+    name = "duckdb"
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.con = wh.con.cursor()  # type: ignore[attr-defined]
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        try:
+            return duck.table(self.con, sql, params)
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+    def read_only_query(self, sql: str) -> pa.Table:
+        raise QueryError("the dashboard runs no SQL from a request")
+
+    def close(self) -> None:
+        self.con.close()
+
+
 class Source:
     """The dashboard's one way in to the data; one per app."""
 
@@ -103,14 +126,39 @@ class Source:
         self.kind = kind or settings.warehouse_kind  # duckdb | bigquery (`warehouse_uri`)
         self.cache = Cache()
         self.background = Refresher()
+        self._lock = threading.Lock()
+        self._shared: Warehouse | None = None
+        self._users = 0
 
     @contextmanager
     def warehouse(self) -> Iterator[Reads]:
-        wh = open_warehouse(self.settings, read_only=True, kind=self.kind)
+        """The warehouse for one request. DuckDB: one read-only opening shared by the
+        requests in flight (each on its own cursor: DuckDB gives a process one instance per
+        file), closed as soon as the last one is done."""
+        if self.kind != "duckdb":
+            wh = open_warehouse(self.settings, read_only=True, kind=self.kind)
+            try:
+                yield Reads(wh)
+            finally:
+                wh.close()
+            return
+        with self._lock:
+            if self._shared is None:
+                self._shared = open_warehouse(self.settings, read_only=True, kind=self.kind)
+            self._users += 1
+            shared = self._shared
         try:
-            yield Reads(wh)
+            cursor = _Cursor(shared)
+            try:
+                yield Reads(cursor)
+            finally:
+                cursor.close()
         finally:
-            wh.close()
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._shared is not None:
+                    self._shared.close()
+                    self._shared = None
 
     @contextmanager
     def state(self) -> Iterator[StateStore]:
