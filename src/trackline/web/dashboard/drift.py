@@ -35,63 +35,55 @@ def _bucket_sql(r: Reads, col: str, lo: float, hi: float, bins: int) -> str:
     return f"least(greatest(floor(({c} - ({lo!r})) / ({w!r})), 0), {bins - 1})"
 
 
+Numeric = dict[str, dict[str, list[int]]]  # column -> run -> rows per bin
+Categories = dict[str, dict[str, dict[str, int]]]  # column -> run -> value -> rows
+
+
+def distributions(
+    r: Reads,
+    table: str,
+    runs: list[str],
+    ranges: dict[str, tuple[float, float]],
+    categories: list[str],
+) -> tuple[Numeric, Categories]:
+    """Rows per bin of each numeric column (`ranges`: its lo, hi) and per value of each
+    category column, per run: one query, one scan of the runs' rows (GROUPING SETS: one count
+    per run, column and bin or value)."""
+    nums: Numeric = {c: {run: [0] * BINS for run in runs} for c in ranges}
+    cats: Categories = {c: {run: {} for run in runs} for c in categories}
+    if not runs or not (ranges or categories):
+        return nums, cats
+    names = list(ranges)
+    bound: dict[str, Any] = {f"run{i}": run for i, run in enumerate(runs)}
+    in_runs = ", ".join(f"$run{i}" for i in range(len(runs)))
+    keys = [f"b{k}" for k in range(len(names))] + [f"v{k}" for k in range(len(categories))]
+    projected = [
+        f"CAST({_bucket_sql(r, c, *ranges[c], BINS)} AS BIGINT) AS b{k}"
+        for k, c in enumerate(names)
+    ] + [f"CAST({r.ident(c)} AS {r.text_type}) AS v{k}" for k, c in enumerate(categories)]
+    sql = (
+        f"SELECT run_id, {', '.join(keys)}, "
+        f"{', '.join(f'GROUPING({k}) AS g_{k}' for k in keys)}, count(*) AS n FROM "
+        f"(SELECT run_id, {', '.join(projected)} FROM {table} WHERE run_id IN ({in_runs})) AS x "
+        f"GROUP BY GROUPING SETS ({', '.join(f'(run_id, {k})' for k in keys)})"
+    )
+    for row in r.rows(sql, bound):
+        run, n = str(row["run_id"]), int(row["n"])
+        for k, name in enumerate(names):
+            if row[f"g_b{k}"] == 0 and row[f"b{k}"] is not None:
+                nums[name][run][int(row[f"b{k}"])] = n
+        for k, name in enumerate(categories):
+            if row[f"g_v{k}"] == 0:
+                v = "(null)" if row[f"v{k}"] is None else str(row[f"v{k}"])
+                cats[name][run][v] = n
+    return nums, cats
+
+
 def numeric_counts(
     r: Reads, table: str, runs: list[str], columns: dict[str, tuple[float, float]]
-) -> dict[str, dict[str, list[int]]]:
-    """{column: {run: counts per bin}} for numeric columns with their (lo, hi): one query,
-    one scan of the runs' rows (GROUPING SETS: one count per run, column and bin)."""
-    out: dict[str, dict[str, list[int]]] = {c: {run: [0] * BINS for run in runs} for c in columns}
-    if not columns or not runs:
-        return out
-    names = list(columns)
-    bound: dict[str, Any] = {f"run{i}": run for i, run in enumerate(runs)}
-    in_runs = ", ".join(f"$run{i}" for i in range(len(runs)))
-    buckets = ", ".join(
-        f"CAST({_bucket_sql(r, c, *columns[c], BINS)} AS BIGINT) AS b{k}"
-        for k, c in enumerate(names)
-    )
-    sets = ", ".join(f"(run_id, b{k})" for k in range(len(names)))
-    which = ", ".join(f"GROUPING(b{k}) AS g{k}" for k in range(len(names)))
-    cols = ", ".join(f"b{k}" for k in range(len(names)))
-    sql = (
-        f"SELECT run_id, {cols}, {which}, count(*) AS n FROM "
-        f"(SELECT run_id, {buckets} FROM {table} WHERE run_id IN ({in_runs})) AS x "
-        f"GROUP BY GROUPING SETS ({sets})"
-    )
-    for row in r.rows(sql, bound):
-        for k, name in enumerate(names):
-            if row[f"g{k}"] == 0 and row[f"b{k}"] is not None:
-                out[name][str(row["run_id"])][int(row[f"b{k}"])] = int(row["n"])
-    return out
-
-
-def category_counts(
-    r: Reads, table: str, runs: list[str], columns: list[str]
-) -> dict[str, dict[str, dict[str, int]]]:
-    """{column: {run: {value: rows}}} for low-cardinality string columns: one query, one scan
-    (GROUPING SETS: one count per run, column and value)."""
-    out: dict[str, dict[str, dict[str, int]]] = {c: {run: {} for run in runs} for c in columns}
-    if not columns or not runs:
-        return out
-    bound: dict[str, Any] = {f"run{i}": run for i, run in enumerate(runs)}
-    in_runs = ", ".join(f"$run{i}" for i in range(len(runs)))
-    values = ", ".join(
-        f"CAST({r.ident(c)} AS {r.text_type}) AS v{k}" for k, c in enumerate(columns)
-    )
-    sets = ", ".join(f"(run_id, v{k})" for k in range(len(columns)))
-    which = ", ".join(f"GROUPING(v{k}) AS g{k}" for k in range(len(columns)))
-    cols = ", ".join(f"v{k}" for k in range(len(columns)))
-    sql = (
-        f"SELECT run_id, {cols}, {which}, count(*) AS n FROM "
-        f"(SELECT run_id, {values} FROM {table} WHERE run_id IN ({in_runs})) AS x "
-        f"GROUP BY GROUPING SETS ({sets})"
-    )
-    for row in r.rows(sql, bound):
-        for k, name in enumerate(columns):
-            if row[f"g{k}"] == 0:
-                v = "(null)" if row[f"v{k}"] is None else str(row[f"v{k}"])
-                out[name][str(row["run_id"])][v] = int(row["n"])
-    return out
+) -> Numeric:
+    """Rows per bin of each numeric column, per run (one scan)."""
+    return distributions(r, table, runs, columns, [])[0]
 
 
 def psi(a: list[int], b: list[int]) -> float | None:

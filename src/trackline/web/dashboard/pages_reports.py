@@ -179,8 +179,7 @@ def _compare(r: Reads, ds: str, a: str, b: str) -> list[dict[str, Any]]:
     table = r.relation("main", ds)
     ranges = drift.numeric_ranges(pa_, pb)
     cats = drift.categorical(pa_, pb)
-    nums = drift.numeric_counts(r, table, [a, b], ranges)
-    strs = drift.category_counts(r, table, [a, b], cats)
+    nums, strs = drift.distributions(r, table, [a, b], ranges, cats)
     out: list[dict[str, Any]] = []
     for col, by_run in nums.items():
         psi = drift.psi(by_run[a], by_run[b])
