@@ -29,12 +29,14 @@ def ingest(
     *,
     force: bool = False,
     workers: int = 1,
+    split_bytes: int = 32 << 20,
 ) -> RunResult:
     s = settings(root, engine)
     if engine == "local":
         return LocalEngine(s).ingest(paths, dataset, now=now, force=force)
     runner = RunnerOptions(num_workers=workers)
-    return BeamEngine(s, runner=runner).ingest(paths, dataset, now=now, force=force)
+    engine = BeamEngine(s, runner=runner, split_bytes=split_bytes)
+    return engine.ingest(paths, dataset, now=now, force=force)
 
 
 def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,12 +1,14 @@
 """The batch pipeline's steps as DoFns, each over Arrow batches, never one row at a time.
 
-- `ReadFile`: one input through its format's reader (`sources.readers`), as batches that keep
+- `ReadFile`: one input (or a byte range of a big NDJSON file, `ranges.py`) through its
+  format's reader (`sources.readers`), as batches that keep
   `_source_file`, `_source_line` and `_malformed` (a malformed record is a row, never an error);
 - `CheckBatch`: the contract's kernel (`contracts.kernel`) in one in-process DuckDB per DoFn
   instance, made in `setup`; valid rows go to their key bucket, rejected rows to their output,
   and Beam counters count rows per reason;
-- `FirstPerKey`: a bucket's valid rows, each key once: the first by input file, then line
-  (the local rule), with `_copies`, how many valid rows had that key;
+- `FirstPerKey`: a bucket's keys, each once: the first row by input file, then line (the local
+  rule), with `_copies`, how many valid rows had that key (only keys, file and line travel
+  through the GroupByKey; the valid rows are staged where they were checked);
 - `WriteStaged`: each element as one Parquet file in the run's staging folder; the file's URI
   is the output, so only files of committed bundles are ever read (a retried bundle's
   leftovers are not listed).
@@ -30,7 +32,7 @@ from trackline.contracts.kernel import REJECTED_SCHEMA, Kernel, count_reasons, n
 from trackline.contracts.spec import Contract
 from trackline.core import duck
 from trackline.core.dialect import ident
-from trackline.sources.base import InputFile
+from trackline.engines.beam.ranges import read_range
 from trackline.sources.files import read_batches
 
 beam: Any = apache_beam  # untyped: one Any, not an ignore per call
@@ -46,23 +48,30 @@ def counter(name: str) -> Any:
 
 
 class ReadFile(beam.DoFn):  # type: ignore[misc]
-    """(index, InputFile) -> (index, batch) for each batch of the file."""
+    """(index, InputFile, start, end) -> (index, batch) for each batch of the file, or of its
+    byte range (`ranges.py`) when `end` is given."""
 
     def __init__(self, batch_rows: int) -> None:
         self.batch_rows = batch_rows
         self.rows = counter("input")
 
-    def process(self, item: tuple[int, InputFile]) -> Iterator[tuple[int, pa.RecordBatch]]:
-        index, f = item
-        for batch in read_batches(f, self.batch_rows):
+    def process(self, item: Any) -> Iterator[tuple[int, pa.RecordBatch]]:
+        index, f, start, end = item  # (int, InputFile, int, int | None)
+        batches = (
+            read_batches(f, self.batch_rows)
+            if end is None
+            else read_range(f, start, end, self.batch_rows)
+        )
+        for batch in batches:
             if batch.num_rows:
                 self.rows.inc(batch.num_rows)
                 yield index, batch
 
 
 class CheckBatch(beam.DoFn):  # type: ignore[misc]
-    """(index, batch) -> (bucket, valid rows) per key bucket; rejected rows (`REJECTED_SCHEMA`
-    plus `_file`) on the output tagged `rejected`."""
+    """(index, batch) -> (bucket, the valid rows' keys with `_file` and `_source_line`) per
+    key bucket; the valid rows whole on the output tagged `valid`, the rejected rows
+    (`REJECTED_SCHEMA` plus `_file`) on `rejected`. Only the keys travel to the dedup."""
 
     def __init__(
         self,
@@ -123,13 +132,13 @@ class CheckBatch(beam.DoFn):  # type: ignore[misc]
         if not good.num_rows:
             return
         self.valid.inc(good.num_rows)
-        good = good.select(
-            [*c.output_columns, "_source_file", "_source_line", FILE_INDEX, KEY_HASH]
-        )
+        lineage = ["_source_file", "_source_line", FILE_INDEX]
+        yield beam.pvalue.TaggedOutput("valid", good.select([*c.output_columns, *lineage]))
+        keys = good.select([*c.key_columns, FILE_INDEX, "_source_line"])
         hashes = good[KEY_HASH].to_numpy()
         buckets = (hashes % np.uint64(self.buckets)).astype(np.int64)
         for b in np.unique(buckets):
-            yield int(b), good.filter(pa.array(buckets == b))
+            yield int(b), keys.filter(pa.array(buckets == b))
 
     def _reason(self, reason: str) -> Any:
         made = self.reasons.get(reason)
@@ -139,8 +148,9 @@ class CheckBatch(beam.DoFn):  # type: ignore[misc]
 
 
 class FirstPerKey(beam.DoFn):  # type: ignore[misc]
-    """(bucket, valid batches) -> the bucket's rows, each key once (first by file and line),
-    with `_copies`; a key's every copy is in one bucket (the bucket is its key hash's)."""
+    """(bucket, keys with file and line) -> the first row of each key by file and line (the
+    local rule), as (`_file`, `_source_line`, `_copies`: the key's valid rows in the input);
+    a key's every copy is in one bucket (the bucket is its key hash's)."""
 
     def __init__(self, key_columns: list[str], threads: int | None) -> None:
         self.key_columns, self.threads = key_columns, threads
@@ -163,8 +173,8 @@ class FirstPerKey(beam.DoFn):  # type: ignore[misc]
         try:
             first = duck.fetch_table(
                 self.con,
-                f"SELECT * EXCLUDE (_rank, {KEY_HASH}) FROM (SELECT *, "
-                f"count(*) OVER (PARTITION BY {key}) AS {COPIES}, "
+                f"SELECT {FILE_INDEX}, _source_line, {COPIES} FROM (SELECT {FILE_INDEX}, "
+                f"_source_line, count(*) OVER (PARTITION BY {key}) AS {COPIES}, "
                 f"row_number() OVER (PARTITION BY {key} ORDER BY {FILE_INDEX}, _source_line) "
                 f"AS _rank FROM bucket_rows) WHERE _rank = 1",
             )

@@ -53,8 +53,10 @@ class BeamEngine:
         contracts: ContractRegistry | None = None,
         reporter: Reporter | None = None,
         runner: RunnerOptions | None = None,
+        split_bytes: int = 32 << 20,
     ) -> None:
         require_beam()
+        self.split_bytes = split_bytes  # a plain NDJSON file is read in ranges of this size
         self.settings = settings
         self.contracts = contracts or ContractRegistry(settings.contracts_dir)
         self.reporter = reporter or NullReporter()
@@ -200,6 +202,7 @@ class BeamEngine:
             tolerance=s.future_tolerance_seconds,
             batch_rows=s.batch_rows,
             threads=None if self.runner.direct and self.runner.workers == 1 else 1,
+            split_bytes=self.split_bytes,
         )
         p = beam.Pipeline(options=self.runner.pipeline_options())
         batch.build(p, job)

@@ -69,9 +69,11 @@ def run_stream(
     id_label: str | None = None,
     seconds: float | None = None,
     window_seconds: int | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Run the streaming pipeline until it is stopped (Ctrl-C), or for `seconds`, then cancel
-    it; what ran and how it ended."""
+    it; what ran and how it ended. `wait=False` returns once the job is submitted (a runner
+    such as Dataflow runs it on)."""
     import apache_beam as beam
 
     from trackline.engines.beam import streaming
@@ -89,6 +91,14 @@ def run_stream(
         bool(os.environ.get("PUBSUB_EMULATOR_HOST")),
     )
     result: Any = p.run()
+    summary = {
+        "engine": "beam",
+        "runner": options.runner,
+        "source": job.subscription or job.topic,
+        "lake": settings.lake,
+    }
+    if not wait:
+        return {**summary, "state": str(result.state)}
     # The DirectRunner takes no duration: a timer cancels it (other runners the same way)
     timer = None if seconds is None else threading.Timer(seconds, _cancel, (result,))
     try:
@@ -104,13 +114,7 @@ def run_stream(
         if timer is not None:
             timer.cancel()
         _cancel(result)
-    return {
-        "engine": "beam",
-        "runner": options.runner,
-        "source": job.subscription or job.topic,
-        "lake": settings.lake,
-        "state": str(result.state),
-    }
+    return {**summary, "state": str(result.state)}
 
 
 def _cancel(result: Any) -> None:

@@ -1,10 +1,11 @@
 """After the pipeline: its staged files into the warehouse and the lake, in the run's transaction.
 
-The pipeline staged each key once (the first by file and line, with `_copies`, how many valid
-rows had it) and the rejected rows. Here, as in the local engine, a key an earlier run loaded
-makes every copy a warehouse duplicate; the other keys are loaded, their other copies are
-duplicates in the input. The rejected rows go to the run's one rejected file (in file and
-line order, through the local engine's sink) and into `meta.rejected`.
+The pipeline staged the valid rows, the first row of each key by file and line (`_file`,
+`_source_line`, with `_copies`, how many valid rows had it) and the rejected rows. Here, as in
+the local engine, a key an earlier run loaded makes every copy a warehouse duplicate; the other
+keys are loaded, their other copies are duplicates in the input. The rejected rows go to the
+run's one rejected file (in file and line order, through the local engine's sink) and into
+`meta.rejected`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Staged:
     """The files one pipeline run listed, by kind."""
 
     valid: list[str] = field(default_factory=list)
+    first: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -86,12 +88,18 @@ def load_valid(
         f"SELECT {names}, CAST(0 AS BIGINT) AS {COPIES} FROM {table} LIMIT 0"
     )
     if staged.valid:
-        reader = _reader(staged.valid, fs)
-        con.register("staged_rows", reader)
+        # the first row of each key (the pipeline's dedup) picked by file and line
+        con.register("first_rows", _reader(staged.first, fs).read_all())
+        con.register("staged_rows", _reader(staged.valid, fs))
         try:
-            con.execute(f"INSERT INTO _staged SELECT {names}, {COPIES} FROM staged_rows")
+            con.execute(
+                f"INSERT INTO _staged SELECT {', '.join('v.' + ident(c) for c in cols)}, "
+                f"f.{COPIES} FROM staged_rows v JOIN first_rows f "
+                f"ON v.{FILE_INDEX} = f.{FILE_INDEX} AND v._source_line = f._source_line"
+            )
         finally:
             con.unregister("staged_rows")
+            con.unregister("first_rows")
     match = same_key(contract.key_columns, "o", "s")
     known = f"EXISTS (SELECT 1 FROM {table} o WHERE o.run_id <> $run_id AND {match})"
     row = con.execute(
