@@ -52,6 +52,8 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
     assert forced["valid"] == 0
     assert forced["duplicates_in_warehouse"] == counts["valid"] + counts["duplicates_in_input"]
 
+    shown = run("config", "show", "--json")["resolved"]
+    assert shown["warehouse"] == env["TRACKLINE_WAREHOUSE_URI"]
     refused = run("query", "DELETE FROM orders", code=2)
     assert "read-only" in refused.stderr
     [held] = run(

@@ -61,8 +61,15 @@ def describe(settings: Settings, origins: Origins) -> dict[str, Any]:
             "found_by": file.found_by,
         },
         "settings": values,
-        "resolved": {name: _shown(getattr(settings, name)) for name in RESOLVED},
+        "resolved": {name: _shown(_resolved(settings, name)) for name in RESOLVED},
     }
+
+
+def _resolved(settings: Any, name: str) -> Any:
+    """Where each part lives (a BigQuery warehouse is its URI, not the DuckDB path)."""
+    if name == "warehouse" and settings.warehouse_kind == "bigquery":
+        return settings.warehouse_uri
+    return getattr(settings, name)
 
 
 def _shown(value: Any) -> Any:
