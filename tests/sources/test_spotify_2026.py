@@ -78,14 +78,16 @@ def test_episodes_local_files_and_null_names_in_both_modes(
         ids = {r[0] for r in _rows(settings, f"SELECT DISTINCT track_id FROM {table}")}
         assert not ids & {e.id for e in EPISODES}, table
         assert not any(i.startswith("spotify:") for i in ids), table  # bare ids only
-    assert result.added["listens"] == 49  # the 50-play window less the episode
-    # the local file: rejected with its own reason, its record kept with the source line
+    assert result.added["listens"] == 48  # the 50-play window less the episode and local file
+    # the local files: rejected with a reason, each record kept with its source line
     assert result.rejected_by_reason["playlist_tracks"] == {"rule:local_file": 1}
-    [(record, line)] = _rows(
-        settings,
-        "SELECT record, source_line FROM meta.rejected WHERE dataset = 'playlist_tracks'",
+    assert result.rejected_by_reason["listens"] == {"required:track_id": 1}
+    rejected = _rows(
+        settings, "SELECT dataset, record, source_line FROM meta.rejected ORDER BY dataset"
     )
-    assert LOCAL.uri in record and LOCAL.name in record and line >= 1
+    assert [r[0] for r in rejected] == ["listens", "playlist_tracks"]
+    for _, record, line in rejected:
+        assert LOCAL.uri in record and LOCAL.name in record and line >= 1
     # a track whose name is null is still a track, with a NULL name
     unnamed = _rows(
         settings,
@@ -103,12 +105,12 @@ def test_removed_fields_are_null_in_dev_mode_and_kept_in_extended_quota(
     connect(fake, world_store, "ben")
     result = fetch_user(settings, "spotify", "ben", state=world_store)
     assert result.status == "ok", result.error
-    assert sum(result.rejected.values()) == 1  # the local file, nothing else
+    assert sum(result.rejected.values()) == 2  # the two local files, nothing else
     checks = {
         "SELECT count(popularity) FROM top_tracks": 150,
         "SELECT count(followers) + count(popularity) FROM top_artists": 300,
         "SELECT count(popularity) FROM playlist_tracks": result.added["playlist_tracks"],
-        "SELECT count(account_country) FROM listens": 49,  # /me `country`
+        "SELECT count(account_country) FROM listens": 48,  # /me `country`
     }
     for sql, when_present in checks.items():
         assert _rows(settings, sql) == [(when_present if extended else 0,)], sql

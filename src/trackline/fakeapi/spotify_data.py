@@ -76,7 +76,7 @@ class SpotifyData:
     # True: the Extended Quota shapes (old `/tracks`, `track`, removed fields present)
     extended_quota: bool = False
     # the first playlist also holds a podcast episode, a local file and a track whose name is
-    # null, and the recent plays one episode (see docs/connectors.md)
+    # null, and the recent plays one episode and one local file (see docs/connectors.md)
     extras: bool = False
     page_size: int = 50  # most plays one recently-played page holds (Spotify: 50)
     # playlist ids whose items answer 403 (closed to the app, as Spotify-owned editorial and
@@ -122,7 +122,8 @@ class SpotifyData:
             entries = playlists[0][2]
             entries[1] = Unnamed(entries[1])
             entries[2:2] = [EPISODES[0], LOCAL]
-            plays[-2] = (plays[-2][0], EPISODES[1])  # one recent play is an episode
+            plays[-2] = (plays[-2][0], EPISODES[1])  # one recent play is an episode,
+            plays[-3] = (plays[-3][0], LOCAL)  # one a local file
         return _User(plays, playlists, generator.COUNTRIES.pick(rng.random))
 
     def playlist_ids(self, user_id: str) -> list[str]:

@@ -56,14 +56,22 @@ def track_fields(track: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def play_record(user_id: str, item: Mapping[str, Any], country: str | None) -> dict[str, Any]:
-    """A recently-played track play as a `listens` record."""
+    """A recently-played track play as a `listens` record. A local file's play has no track id:
+    `listens` rejects it (`required:track_id`) and the rejected record keeps its `local_uri`."""
+    track = obj(item.get("track"))
+    fields = track_fields(track)
+    extra: dict[str, Any] = {}
+    if kind(item, track) == "local":
+        extra["local_uri"] = track.get("uri")
+        fields["track_id"] = None
     return {
         "user_id": user_id,
         "played_at": item.get("played_at"),
         "source": "spotify_api",
         # the account's country (where the play happened is not in the API; listens v2)
         "account_country": country,
-        **track_fields(obj(item.get("track"))),
+        **fields,
+        **extra,
     }
 
 
@@ -82,6 +90,7 @@ def episode_record(
     return {
         "user_id": user_id,
         "source": "spotify_api",
+        "kind": "podcast",
         "context": context,
         "episode_key": eid,
         "episode_id": eid,
