@@ -261,14 +261,10 @@ class StreamProcessor:
                 ),
             )
             at = time.time()
-            self.record.metrics(
-                con,
-                t.as_dict(),
-                time.monotonic() - began,
-                self._lag(),
-                [at - m.publish_time for m in batch],
-            )
+            waits = [at - m.publish_time for m in batch]
+            self.record.metrics(con, t.as_dict(), time.monotonic() - began, lag, waits)
 
+        lag = self._lag()  # asked before the transaction: a bus round trip holds no lock
         self.sink.write(valid, for_meta(rejected, self.topic), now, count_and_record)
         committed = time.time()
         self.bus.ack(self.topic, self.group, batch)
