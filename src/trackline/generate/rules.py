@@ -49,7 +49,10 @@ def _check(data: dict[str, Any]) -> Callable[[Getter], bool | None]:
         return lambda v: _le(lo(v), v(name))
     if data.get("not_null"):
         return lambda v: v(name) is not None
-    raise ValueError(f"a rule needs at_most, at_least or not_null: {data!r}")
+    if "not_prefix" in data:
+        prefix = str(data["not_prefix"])
+        return lambda v: None if (x := v(name)) is None else not str(x).startswith(prefix)
+    raise ValueError(f"a rule needs at_most, at_least, not_null or not_prefix: {data!r}")
 
 
 def _holds(data: dict[str, Any]) -> Callable[[Getter], bool | None]:
