@@ -123,7 +123,9 @@ def trackline(
     if engine == "beam":
         argv += ["--engine", "beam", "--num-workers", str(workers)]
     got = measure(argv, env, work)
-    counts = json.loads(got["out"])["counts"]
+    summary = json.loads(got["out"])
+    counts = summary["counts"]
+    got["timings"] = summary["timings"]
     got["valid"] = counts["valid"]
     got["invalid"] = counts["rejected"] + counts["duplicates"]
     return got
@@ -192,6 +194,9 @@ def main() -> None:
                 f"  {name:<31} {got['seconds']:7.1f} s  {n / got['seconds']:>10,.0f} records/s  "
                 f"peak RSS {got['peak_rss_mb']:,.0f} MB"
             )
+        for name, got in (("beam", beam), ("local", local)):
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in got["timings"].items())
+            print(f"  trackline {name} steps (s): {steps}")
         ratio = seed["seconds"] / beam["seconds"]
         verdict = "meets" if ratio >= TARGET else "misses"
         print(f"trackline beam / seed-style: {ratio:.1f}x ({verdict} the {TARGET:.0f}x target)")
