@@ -3,6 +3,8 @@ keys as Bigtable holds them, tables created on first write, and `aggregate` writ
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -14,7 +16,8 @@ import pytest
 from tests.analytics.conftest import NOW, small_group  # noqa: F401  (fixture)
 from tests.services import require
 from trackline.config import Settings
-from trackline.serving import ServingStore, keys, open_store
+from trackline.errors import ServingError
+from trackline.serving import ServingStore, bigtable, keys, open_store
 from trackline.serving.aggregate import aggregate_day
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -117,3 +120,20 @@ def test_aggregate_writes_the_same_rows_as_the_embedded_store(
         assert any(expected.values())
         assert _all_aggregates(b, day) == expected
     assert len(_raw_rows(uri, "daily")) == embedded["written"]
+
+
+def test_an_unanswered_bigtable_is_one_error_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("BIGTABLE_EMULATOR_HOST", f"127.0.0.1:{port}")
+    monkeypatch.setattr(bigtable, "DEADLINE_SECONDS", 2.0)  # the budget, short for the test
+    started = time.monotonic()
+    with (
+        open_store("bigtable://dead-project/i") as store,
+        pytest.raises(ServingError, match="did not answer"),
+    ):
+        store.get_daily_aggregates("user", "a", date(2024, 5, 1))
+    assert time.monotonic() - started < 30  # the old read wrapper waited 600 s

@@ -6,12 +6,16 @@ environment (Application Default Credentials), never from the URI. With
 `BIGTABLE_EMULATOR_HOST` set, the client talks to the emulator with anonymous credentials and
 nothing reaches Google. Tested against the Bigtable emulator of the Google Cloud CLI.
 
-A table that does not exist reads as empty and is created (family `d`, one version) on the
-first write, which needs the Bigtable admin role; without it, create the tables beforehand
-(`<prefix>events`, `<prefix>daily`). Writes go in chunks of `CHUNK_ROWS` rows per
-`MutateRows`. Calls keep the client's own retry (a broken `ReadRows` stream resumes after the
-last row received, which no outer retry could do), bounded by `DEADLINE_SECONDS`; what still
-fails is one `ServingError`.
+Reads and writes use the client's data API (`google.cloud.bigtable.data`) with every call's
+whole budget set to `DEADLINE_SECONDS`: its own retries run inside it (a broken `ReadRows`
+stream resumes after the last row received, which no outer retry could do). The older
+`Table.read_row`/`read_rows` wrappers ignore a given deadline for the operation as a whole
+(600 s) and waited that long on a server that does not answer. What still fails is one
+`ServingError`.
+
+A table that does not exist reads as empty and is created (family `d`, one version) when a
+write finds it missing, which needs the Bigtable admin role; without it, create the tables
+beforehand (`<prefix>events`, `<prefix>daily`). Writes go in chunks of `CHUNK_ROWS` rows.
 """
 
 from __future__ import annotations
@@ -58,137 +62,134 @@ def _module(name: str) -> Any:
 class BigtableKV:
     def __init__(self, target: BigtableTarget) -> None:
         bigtable = _module("google.cloud.bigtable")
-        self._filters = _module("google.cloud.bigtable.row_filters")
+        self._data = _module("google.cloud.bigtable.data")
         self._families = _module("google.cloud.bigtable.column_family")
         self._errors = _module("google.api_core.exceptions")
-        self._tables = _module("google.cloud.bigtable.table")
         self.target = target
         self.where = f"bigtable://{target.project}/{target.instance}"
         # the client warns "Connecting to Bigtable emulator" on stderr on each first call
         warnings.filterwarnings("ignore", "Connecting to Bigtable emulator", RuntimeWarning)
         try:
-            client = bigtable.Client(project=target.project, admin=True)
+            self.client = self._data.BigtableDataClient(project=target.project)
+            self.admin = bigtable.Client(project=target.project, admin=True)
         except Exception as exc:  # auth/config errors come in many types
             raise ServingError(
                 f"cannot open Bigtable {self.where}: {exc}; check Application Default "
                 "Credentials (or set BIGTABLE_EMULATOR_HOST for the emulator)"
             ) from None
-        self.client = client
-        self.instance = client.instance(target.instance)
-        self._ready: set[str] = set()
+        self._open: dict[str, Any] = {}
 
     @classmethod
     def from_uri(cls, uri: str) -> BigtableKV:
         return cls(parse_uri(uri))
 
+    def _name(self, table: str) -> str:
+        return f"{self.target.prefix}{table}"
+
     def _table(self, table: str) -> Any:
-        return self.instance.table(f"{self.target.prefix}{table}")
+        found = self._open.get(table)
+        if found is None:
+            found = self.client.get_table(
+                self.target.instance,
+                self._name(table),
+                default_operation_timeout=DEADLINE_SECONDS,
+                default_read_rows_operation_timeout=DEADLINE_SECONDS,
+                default_mutate_rows_operation_timeout=DEADLINE_SECONDS,
+            )
+            self._open[table] = found
+        return found
+
+    def _admin_table(self, table: str) -> Any:
+        return self.admin.instance(self.target.instance).table(self._name(table))
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call; what fails becomes one ServingError (NotFound, a missing
+        table, is raised as it is for the caller)."""
+        errors = self._errors
         try:
             return fn()
-        except self._errors.GoogleAPICallError as exc:
-            raise ServingError(f"Bigtable {what} on {self.where} failed: {exc.message}") from None
-        except self._errors.RetryError as exc:
-            cause = exc.cause if exc.cause is not None else exc
+        except errors.NotFound:
+            raise
+        except errors.DeadlineExceeded as exc:
             raise ServingError(
                 f"Bigtable {self.where} did not answer within {DEADLINE_SECONDS:.0f}s during "
-                f"{what}: {cause}; check the network and credentials (BIGTABLE_EMULATOR_HOST "
-                "for the emulator)"
+                f"{what}: {exc.message}; check the network and credentials "
+                "(BIGTABLE_EMULATOR_HOST for the emulator)"
+            ) from None
+        except (errors.GoogleAPICallError, errors.RetryError) as exc:
+            raise ServingError(f"Bigtable {what} on {self.where} failed: {exc}") from None
+        except self._data.exceptions.MutationsExceptionGroup as exc:
+            causes = [e.__cause__ or e for e in exc.exceptions]
+            if causes and all(isinstance(c, errors.NotFound) for c in causes):
+                raise causes[0] from None
+            raise ServingError(
+                f"Bigtable write to {self.where} failed for {len(causes)} rows: {causes[0]}; "
+                "write them again (rows are keyed: a rerun replaces, never duplicates)"
             ) from None
 
-    def _read_retry(self) -> Any:
-        return self._tables.DEFAULT_RETRY_READ_ROWS.with_deadline(DEADLINE_SECONDS)
-
-    def _write_retry(self) -> Any:
-        return self._tables.DEFAULT_RETRY.with_deadline(DEADLINE_SECONDS)
-
-    def _latest(self) -> Any:
-        return self._filters.CellsColumnLimitFilter(1)
-
     def _create(self, table: str) -> None:
-        """Create the table (family `d`, one version) unless it exists."""
-        t = self._table(table)
-        if table in self._ready:
-            return
-        if not self._call("table lookup", t.exists):
-            rule = self._families.MaxVersionsGCRule(1)
-            try:
-                self._call("table creation", lambda: t.create(column_families={FAMILY: rule}))
-            except ServingError:
-                if not self._call("table lookup", t.exists):  # not a creation race: fail
-                    raise
-        self._ready.add(table)
+        """Create the table (family `d`, one version); another writer creating it first is
+        fine."""
+        t = self._admin_table(table)
+        rule = self._families.MaxVersionsGCRule(1)
+        try:
+            self._call("table creation", lambda: t.create(column_families={FAMILY: rule}))
+        except (self._errors.AlreadyExists, ServingError):
+            if not self._call("table lookup", t.exists):
+                raise
 
     def put_many(self, table: str, items: Sequence[tuple[str, str]]) -> None:
-        if not items:
-            return
-        self._create(table)
-        t = self._table(table)
+        data = self._data
         for start in range(0, len(items), CHUNK_ROWS):
-            rows = []
-            for key, value in items[start : start + CHUNK_ROWS]:
-                row = t.direct_row(key.encode())
-                row.set_cell(FAMILY, COLUMN, value.encode())
-                rows.append(row)
-            write = partial(
-                t.mutate_rows, rows, retry=self._write_retry(), timeout=DEADLINE_SECONDS
-            )
-            statuses = self._call("write", write)
-            failed = [s for s in statuses if s.code != 0]
-            if failed:
-                raise ServingError(
-                    f"Bigtable write to {self.where} failed for {len(failed)} of {len(rows)} "
-                    f"rows: {failed[0].message}; write them again (rows are keyed: a rerun "
-                    "replaces, never duplicates)"
-                )
+            entries = [
+                data.RowMutationEntry(key.encode(), [data.SetCell(FAMILY, COLUMN, value.encode())])
+                for key, value in items[start : start + CHUNK_ROWS]
+            ]
+            write = partial(self._table(table).bulk_mutate_rows, entries)
+            try:
+                self._call("write", write)
+            except self._errors.NotFound:
+                if start:
+                    raise
+                self._create(table)  # the first write to a new table
+                self._call("write", write)
+
+    def _latest(self) -> Any:
+        return self._data.row_filters.CellsColumnLimitFilter(1)
+
+    def _value(self, row: Any) -> str:
+        return str(row.get_cells(FAMILY, COLUMN)[0].value.decode())
 
     def scan(self, table: str, start: str, stop: str, limit: int) -> list[tuple[str, str]]:
-        t = self._table(table)
-
-        def run() -> list[tuple[str, str]]:
-            rows = t.read_rows(
-                start_key=start.encode(),
-                end_key=stop.encode(),
-                limit=limit,
-                filter_=self._latest(),
-                retry=self._read_retry(),
-            )
-            return [(r.row_key.decode(), r.cells[FAMILY][COLUMN][0].value.decode()) for r in rows]
-
+        query = self._data.ReadRowsQuery(
+            row_ranges=self._data.RowRange(start.encode(), stop.encode()),
+            limit=limit,
+            row_filter=self._latest(),
+        )
         try:
-            return self._call("scan", run)
-        except ServingError:
-            if self._missing(table):
-                return []
-            raise
+            rows = self._call("scan", lambda: self._table(table).read_rows(query))
+        except self._errors.NotFound:
+            return []  # no table yet: nothing written
+        return [(r.row_key.decode(), self._value(r)) for r in rows]
 
     def get(self, table: str, key: str) -> str | None:
-        t = self._table(table)
-
-        def run() -> str | None:
-            row = t.read_row(key.encode(), filter_=self._latest(), retry=self._read_retry())
-            return None if row is None else str(row.cells[FAMILY][COLUMN][0].value.decode())
+        def read() -> Any:
+            return self._table(table).read_row(key.encode(), row_filter=self._latest())
 
         try:
-            return self._call("read", run)
-        except ServingError:
-            if self._missing(table):
-                return None
-            raise
-
-    def _missing(self, table: str) -> bool:
-        """True when the table does not exist (it reads as empty)."""
-        return table not in self._ready and not self._call(
-            "table lookup", self._table(table).exists
-        )
+            row = self._call("read", read)
+        except self._errors.NotFound:
+            return None
+        return None if row is None else self._value(row)
 
     def drop(self, table: str) -> None:
         """Delete a table (tests and benchmarks clean up after themselves)."""
-        t = self._table(table)
+        t = self._admin_table(table)
         if self._call("table lookup", t.exists):
             self._call("table deletion", t.delete)
-        self._ready.discard(table)
 
     def close(self) -> None:
+        for t in self._open.values():
+            t.close()
         self.client.close()
+        self.admin.close()
