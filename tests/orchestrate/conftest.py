@@ -1,4 +1,5 @@
-"""A friend group on the fake APIs: ana and ben connected to Spotify, cy's token revoked."""
+"""A friend group on the fake APIs: ana, ben and cy on Spotify (cy's token revoked), ben on
+YouTube too."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def club(fake: FakeAPI, tmp_path: Path) -> Club:
         for user in MEMBERS:
             store.add_user(user)
             store.set_refresh_token(user, "spotify", fake.spotify_auth.issue_refresh_token(user))
+        store.set_refresh_token("ben", "youtube", fake.google_auth.issue_refresh_token("ben"))
         create_group(store, GROUP, list(MEMBERS))
     finally:
         store.close()

@@ -91,8 +91,12 @@ def test_plan_names_each_active_member_and_provider(club: Club) -> None:
 
     store = open_state(club.settings)
     try:
-        store.set_active("ben", False)
+        store.set_active("cy", False)
     finally:
         store.close()
     plan = flow.plan_fetches(club.settings, GROUP)
-    assert plan == [{"provider": "spotify", "user_id": u} for u in ("ana", "cy")]
+    assert plan == [
+        {"provider": "spotify", "user_id": "ana"},
+        {"provider": "spotify", "user_id": "ben"},
+        {"provider": "youtube", "user_id": "ben"},
+    ]
