@@ -4,6 +4,7 @@ contract suite runs them against the emulator and tansu)."""
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from trackline.bus import kafka, pubsub
-from trackline.bus.base import REGISTRY, open_bus, redact
+from trackline.bus.base import REGISTRY, BusError, open_bus, redact
 from trackline.config import Settings
 from trackline.errors import ConfigError
 
@@ -136,3 +137,17 @@ def test_default_bus_is_the_log_under_the_home(
     assert s.bus == f"log://{(tmp_path / 'bus.db').absolute()}"
     monkeypatch.setenv("TRACKLINE_BUS_URI", "redis://127.0.0.1:6379/0")
     assert Settings.load(home=tmp_path).bus == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("uri", ["pubsub://my-project-1", "kafka://127.0.0.1:1"])
+def test_a_dead_server_is_one_bus_error_in_bounded_time(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens: the clients' own retries (600 s for Google's) must not run; the
+    bus's retry window does, then one BusError that says what to check."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:1")
+    bus = open_bus(uri, Settings.load(home=tmp_path, bus_retry_seconds=1.0))
+    started = time.monotonic()
+    with pytest.raises(BusError, match="check the"):
+        bus.publish("events", b"x")
+    assert time.monotonic() - started < 20

@@ -98,7 +98,12 @@ def test_dead_letter_after_max_attempts(make_bus: OpenBus, topic: str) -> None:
         assert poison and poison[0].delivery_attempt == attempt
         bus.nack(topic, "g", poison)
     for _ in range(4):  # a seek-back bus (Kafka) redelivers after a fetch: give it time
-        assert bus.consume(topic, "g", timeout=0.5) == []  # third attempt went to the DLQ
+        again = bus.consume(topic, "g", timeout=0.5)
+        if bus.capabilities.nack_rewinds:  # "fine" may come again after poison's seek
+            assert all(m.data == b"fine" for m in again)
+            bus.ack(topic, "g", again)
+        else:
+            assert again == []  # third attempt went to the DLQ
     dead = drain(bus, dlq(topic), "audit", 1)
     assert dead[0].data == b"poison"
     assert dead[0].attributes["event_type"] == "orders"

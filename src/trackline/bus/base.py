@@ -65,7 +65,9 @@ class Capabilities:
     shared_attempts: `delivery_attempt` counts deliveries to every consumer of the group
         (false where each process counts its own: Kafka);
     shares_per_message: a group's members take messages one consume at a time, so any member
-        gets the next one (false where a member owns whole partitions until a rebalance: Kafka).
+        gets the next one (false where a member owns whole partitions until a rebalance: Kafka);
+    nack_rewinds: a nack also redelivers the later messages of its partition, acked or not
+        (Kafka seeks back); false: only the nacked messages come again.
     """
 
     ordering: bool
@@ -76,6 +78,7 @@ class Capabilities:
     total_order: bool = True
     shared_attempts: bool = True
     shares_per_message: bool = True
+    nack_rewinds: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class Capabilities:
             "total_order": self.total_order,
             "shared_attempts": self.shared_attempts,
             "shares_per_message": self.shares_per_message,
+            "nack_rewinds": self.nack_rewinds,
         }
 
 

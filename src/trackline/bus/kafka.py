@@ -3,11 +3,12 @@ confluent-kafka (extra `trackline[kafka]`).
 
 The ordering key is the record key (one partition per key, so order per key holds); the
 attributes are headers; a consumer group is the Kafka group `<topic>.<group>` (groups are per
-topic on every bus), auto-commit off. Kafka acks by
-offset, not by message: ack commits, per partition, past the highest acked offset, and nack
-seeks back to the lowest nacked one, so everything after it is delivered again (the stream
-sink dedups). Kafka keeps no delivery count; it is counted here, per process (a message a
-dead consumer took comes to the next one as attempt 1).
+topic on every bus), auto-commit off. Kafka acks by offset, not by message: ack commits, per
+partition, up to the first message this consumer delivered and has not acked (past the highest
+acked one when none is left), so a crash never skips an unacked message; nack seeks back to the
+lowest nacked one, so everything after it is delivered again (the stream sink dedups). Kafka
+keeps no delivery count; it is counted here, per process (a message a dead consumer took comes
+to the next one as attempt 1).
 
 A dead consumer's partitions move to the group's other members after the session timeout
 (`session_timeout_ms`, default 10000; real brokers refuse less than their
@@ -20,6 +21,7 @@ suite; see docs/streaming.md for what differs from a Kafka cluster.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +41,10 @@ from trackline.config import Settings
 from trackline.errors import ConfigError
 from trackline.extras import require_extra
 
+# librdkafka's own lines (a refused connection is one per retry) go to this logger, quiet by
+# default: trackline reports a failure itself, once, as a BusError. Lower its level to see them.
+log = logging.getLogger(f"{__name__}.librdkafka")
+log.setLevel(logging.CRITICAL)
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 SESSION_TIMEOUT_MS = 10_000
 
@@ -99,6 +105,7 @@ class KafkaBus(Publishing):
         total_order=False,  # per partition (a key's partition) only
         shared_attempts=False,  # counted by each consuming process
         shares_per_message=False,  # a member owns whole partitions
+        nack_rewinds=True,  # a nack seeks back: later messages of the partition come again
     )
 
     def __init__(self, uri: str, options: BusOptions) -> None:
@@ -107,9 +114,19 @@ class KafkaBus(Publishing):
         self.session_ms = session_timeout_ms(uri)
         self.options = options
         self._lib = _client()
-        self.producer = self._lib.Producer({"bootstrap.servers": self.servers, "acks": "all"})
+        self.producer = self._lib.Producer(
+            {
+                "bootstrap.servers": self.servers,
+                "acks": "all",
+                # a message not delivered within the retry window is an error, not a 5 min wait
+                "message.timeout.ms": int(self.options.retry_seconds * 1000) + 5000,
+                "logger": log,
+            }
+        )
         self._consumers: dict[tuple[str, str], Any] = {}
         self._attempts: dict[tuple[str, str, str], int] = {}
+        # delivered and not yet acked, per (topic, group, partition): a commit never passes one
+        self._unacked: dict[tuple[str, str, int], set[int]] = {}
         self._topics: set[str] = set()
 
     @classmethod
@@ -138,9 +155,12 @@ class KafkaBus(Publishing):
                 on_delivery=done(i),
             )
             self.producer.poll(0)
-        left = self.producer.flush(self.options.retry_seconds + 30)
+        left = self.producer.flush(self.options.retry_seconds + 10)
         if errors or left:
-            raise BusError(f"Kafka publish to {topic} failed: {errors[:1] or [f'{left} unsent']}")
+            raise BusError(
+                f"Kafka publish to {topic} failed: {errors[:1] or [f'{left} unsent']}; "
+                "check the broker (TRACKLINE_BUS_URI / --bus)"
+            )
         return ids
 
     def ensure_group(self, topic: str, group: str) -> None:
@@ -154,7 +174,8 @@ class KafkaBus(Publishing):
             return
         from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-        admin = AdminClient({"bootstrap.servers": self.servers})
+        conf: dict[str, Any] = {"bootstrap.servers": self.servers, "logger": log}
+        admin = AdminClient(conf)
         timeout = max(1.0, self.options.retry_seconds)
         future = admin.create_topics(
             [NewTopic(topic)], operation_timeout=timeout, request_timeout=timeout
@@ -164,7 +185,10 @@ class KafkaBus(Publishing):
         except Exception as exc:
             code = exc.args[0].code() if exc.args and hasattr(exc.args[0], "code") else None
             if code != self._lib.KafkaError.TOPIC_ALREADY_EXISTS:
-                raise BusError(f"Kafka could not create topic {topic}: {exc}") from None
+                raise BusError(
+                    f"Kafka could not create topic {topic}: {exc}; check the broker "
+                    "(TRACKLINE_BUS_URI / --bus)"
+                ) from None
         self._topics.add(topic)
 
     def _pin_latest(self, c: Any, topic: str) -> None:
@@ -188,6 +212,7 @@ class KafkaBus(Publishing):
             c = self._lib.Consumer(
                 {
                     "bootstrap.servers": self.servers,
+                    "logger": log,
                     "group.id": f"{topic}.{group}",  # a group per topic, as on every bus
                     "enable.auto.commit": False,
                     "auto.offset.reset": start,
@@ -216,6 +241,7 @@ class KafkaBus(Publishing):
         for r in records:
             if r.error() is not None:
                 raise BusError(f"Kafka consume from {topic} failed: {r.error()}")
+            self._unacked.setdefault((topic, group, r.partition()), set()).add(r.offset())
             key = (topic, group, f"{r.partition()}:{r.offset()}")
             self._attempts[key] = self._attempts.get(key, 0) + 1
             out.append(to_message(topic, r, self._attempts[key]))
@@ -228,8 +254,13 @@ class KafkaBus(Publishing):
         for m in messages:
             part, off = m.handle
             top[part] = max(top.get(part, -1), off)
+            self._unacked.get((topic, group, part), set()).discard(off)
             self._attempts.pop((topic, group, m.id), None)
-        parts = [self._lib.TopicPartition(topic, p, o + 1) for p, o in top.items()]
+        parts = []
+        for p, o in top.items():
+            # up to the first message still unacked (a nacked one, say), else past the highest
+            left = self._unacked.get((topic, group, p))
+            parts.append(self._lib.TopicPartition(topic, p, min(left) if left else o + 1))
         self._consumer(topic, group, "earliest").commit(offsets=parts, asynchronous=False)
 
     def nack(self, topic: str, group: str, messages: Sequence[Message]) -> None:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -60,6 +61,7 @@ CALL_TIMEOUT = 10.0  # seconds for an admin call (create, delete) or an ack
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits per publish request: 1,000 messages, 10 MB
 MAX_REQUEST_BYTES = 9 * 1024 * 1024
 PUBLISH_THREADS = 8
+PUBLISH_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
@@ -191,15 +193,21 @@ class PubSubBus(Publishing):
     def from_uri(cls, uri: str, settings: Settings) -> PubSubBus:
         return cls(uri, BusOptions.from_settings(settings))
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """An admin or ack call: retried while the server is unavailable, then a BusError."""
-        errors = (self._exc.ServiceUnavailable, self._exc.DeadlineExceeded)
+    def _call(
+        self, what: str, fn: Callable[[], T], errors: tuple[type[BaseException], ...] = ()
+    ) -> T:
+        """One call, its own retry off (the client's runs for 600 s): retried here while the
+        server is unavailable, for `bus_retry_seconds`, then a one-line BusError."""
+        errors = errors or (self._exc.ServiceUnavailable, self._exc.DeadlineExceeded)
         try:
             result: T = retrying(what, fn, self.options.retry_seconds, errors)
         except (self._exc.AlreadyExists, self._exc.NotFound):
             raise  # the callers' to judge
-        except self._exc.GoogleAPICallError as exc:
-            raise BusError(f"Pub/Sub {what} failed: {exc.message or exc}") from None
+        except (self._exc.GoogleAPICallError, self._exc.RetryError) as exc:
+            raise BusError(
+                f"Pub/Sub {what} failed: {getattr(exc, 'message', None) or exc}; check the "
+                "server (PUBSUB_EMULATOR_HOST, or credentials for Google Cloud)"
+            ) from None
         return result
 
     def _ensure_topic(self, topic: str) -> str:
@@ -210,7 +218,7 @@ class PubSubBus(Publishing):
                 self._call(
                     f"create topic {path}",
                     lambda: self.publisher.create_topic(
-                        request={"name": path}, timeout=CALL_TIMEOUT
+                        request={"name": path}, timeout=CALL_TIMEOUT, retry=None
                     ),
                 )
             self._ready.add(path)
@@ -242,7 +250,9 @@ class PubSubBus(Publishing):
         with contextlib.suppress(self._exc.AlreadyExists):
             self._call(
                 f"create subscription {path}",
-                lambda: self.subscriber.create_subscription(request=request, timeout=CALL_TIMEOUT),
+                lambda: self.subscriber.create_subscription(
+                    request=request, timeout=CALL_TIMEOUT, retry=None
+                ),
             )
         self._ready.add(path)
         return path
@@ -272,19 +282,20 @@ class PubSubBus(Publishing):
                         for i in chunk
                     ],
                 }
-                resp = self.publisher.publish(
-                    request=request, timeout=self.options.retry_seconds + 30
+                resp = self._call(
+                    f"publish to {path}",
+                    partial(
+                        self.publisher.publish,
+                        request=request,
+                        timeout=PUBLISH_TIMEOUT,
+                        retry=None,
+                    ),
+                    (self._exc.ServiceUnavailable,),  # a timed-out publish may have landed
                 )
                 for i, mid in zip(chunk, resp.message_ids, strict=True):
                     ids[i] = str(mid)
 
-        try:
-            list(self._pool.map(send, _requests(messages)))
-        except self._exc.GoogleAPICallError as exc:
-            raise BusError(
-                f"Pub/Sub publish to {path} failed: {exc.message or exc}; check the server "
-                "(PUBSUB_EMULATOR_HOST or credentials)"
-            ) from None
+        list(self._pool.map(send, _requests(messages)))
         return ids
 
     def consume(
@@ -298,14 +309,17 @@ class PubSubBus(Publishing):
     ) -> list[Message]:
         sub = self._subscription(topic, group)
         try:
-            resp = self.subscriber.pull(
-                request={"subscription": sub, "max_messages": max_messages},
-                timeout=max(timeout, 0.1),
+            resp = self._call(
+                f"pull from {sub}",
+                lambda: self.subscriber.pull(
+                    request={"subscription": sub, "max_messages": max_messages},
+                    timeout=max(timeout, 0.1),
+                    retry=None,
+                ),
+                (self._exc.ServiceUnavailable,),
             )
         except self._exc.DeadlineExceeded:
             return []  # nothing arrived in time
-        except self._exc.GoogleAPICallError as exc:
-            raise BusError(f"Pub/Sub pull from {sub} failed: {exc.message or exc}") from None
         received = list(resp.received_messages)
         if received and self.options.ack_timeout < MIN_ACK_DEADLINE:
             seconds = max(1, math.ceil(self.options.ack_timeout))
@@ -323,6 +337,7 @@ class PubSubBus(Publishing):
             lambda: self.subscriber.modify_ack_deadline(
                 request={"subscription": sub, "ack_ids": ack_ids, "ack_deadline_seconds": seconds},
                 timeout=CALL_TIMEOUT,
+                retry=None,
             ),
         )
 
@@ -334,7 +349,7 @@ class PubSubBus(Publishing):
 
         def acknowledge(part: list[str]) -> Callable[[], Any]:
             return lambda: self.subscriber.acknowledge(
-                request={"subscription": sub, "ack_ids": part}, timeout=CALL_TIMEOUT
+                request={"subscription": sub, "ack_ids": part}, timeout=CALL_TIMEOUT, retry=None
             )
 
         for i in range(0, len(ack_ids), 2500):  # a request carries at most 512 KiB of ids
@@ -356,7 +371,7 @@ class PubSubBus(Publishing):
             self._call(
                 f"delete subscription {path}",
                 lambda: self.subscriber.delete_subscription(
-                    request={"subscription": path}, timeout=CALL_TIMEOUT
+                    request={"subscription": path}, timeout=CALL_TIMEOUT, retry=None
                 ),
             )
         self._ready.discard(path)
