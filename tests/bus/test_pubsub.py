@@ -100,3 +100,11 @@ def test_an_ack_timeout_under_ten_seconds_redelivers_in_time(make: object) -> No
     time.sleep(2.5)  # Pub/Sub's own minimum would hold it for 10 s
     again = bus.consume(topic, "g", timeout=5)
     assert [m.id for m in again] == [first[0].id] and again[0].delivery_attempt == 2
+
+
+def test_an_empty_pull_is_an_empty_list_not_an_error(make: object) -> None:
+    bus = make()  # type: ignore[operator]
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    bus.ensure_group(topic, "g")
+    # the emulator answers an empty pull at once or lets the call's deadline pass
+    assert all(bus.consume(topic, "g", timeout=t) == [] for t in (0.1, 0.3, 1.0, 2.0))

@@ -194,7 +194,11 @@ class PubSubBus(Publishing):
         return cls(uri, BusOptions.from_settings(settings))
 
     def _call(
-        self, what: str, fn: Callable[[], T], errors: tuple[type[BaseException], ...] = ()
+        self,
+        what: str,
+        fn: Callable[[], T],
+        errors: tuple[type[BaseException], ...] = (),
+        keep: tuple[type[BaseException], ...] = (),
     ) -> T:
         """One call, its own retry off (the client's runs for 600 s): retried here while the
         server is unavailable, for `bus_retry_seconds`, then a one-line BusError."""
@@ -203,6 +207,8 @@ class PubSubBus(Publishing):
             result: T = retrying(what, fn, self.options.retry_seconds, errors)
         except (self._exc.AlreadyExists, self._exc.NotFound):
             raise  # the callers' to judge
+        except keep:
+            raise
         except (self._exc.GoogleAPICallError, self._exc.RetryError) as exc:
             raise BusError(
                 f"Pub/Sub {what} failed: {getattr(exc, 'message', None) or exc}; check the "
@@ -317,6 +323,7 @@ class PubSubBus(Publishing):
                     retry=None,
                 ),
                 (self._exc.ServiceUnavailable,),
+                keep=(self._exc.DeadlineExceeded,),
             )
         except self._exc.DeadlineExceeded:
             return []  # nothing arrived in time
