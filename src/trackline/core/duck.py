@@ -61,8 +61,15 @@ def connect(
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
     con = duckdb.connect(str(path), read_only=read_only, config=config)
-    con.execute("SET TimeZone = 'UTC'")  # ICU is linked in but cannot be set from config
-    con.execute("SET enable_progress_bar = false")  # a session option, not a config one
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # ICU is linked in but cannot be set from config
+        con.execute("SET enable_progress_bar = false")  # a session option, not a config one
+    except duckdb.InvalidInputException as exc:
+        # A second locked opening of a file this process holds open already is a connection
+        # to the same database instance, set up (UTC) and locked by the first one.
+        if not (locked and "locked" in str(exc)):
+            raise
+        return con
     if locked:
         con.execute("SET lock_configuration = true")  # last: nothing can be changed after it
     return con

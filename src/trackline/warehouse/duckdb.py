@@ -109,10 +109,10 @@ class DuckDBWarehouse:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         self.threads = settings.duckdb_threads
-        # A reader waits (bounded) while a writer holds the file, and says so (`ask_for`):
-        # a stream then lets the file go after its batch, so `trackline query` and the
-        # dashboard get in.
-        wait = settings.warehouse_read_wait_seconds if read_only else 0.0
+        # Whoever finds the file taken waits (bounded) and says so (`ask_for`): for a reader,
+        # a stream lets the file go after its batch (so `trackline query` and the dashboard
+        # get in); for a writer, the dashboard stops keeping its read-only opening warm.
+        wait = settings.warehouse_read_wait_seconds
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -127,7 +127,7 @@ class DuckDBWarehouse:
                 break
             except duckdb.IOException as exc:
                 if _is_lock(exc) and time.monotonic() < deadline:
-                    ask_for(path)  # a stream lets the file go after its current batch
+                    ask_for(path, writer=not read_only)
                     time.sleep(LOCK_POLL_SECONDS)
                     continue
                 waited = f" (waited {wait:g}s)" if wait and _is_lock(exc) else ""
@@ -226,22 +226,24 @@ class DuckDBWarehouse:
         self.con.close()
 
 
-def wanted_marker(path: Path) -> Path:
-    """The file a waiting reader touches so that the writer holding `path` lets it go."""
-    return path.with_name(path.name + ".wanted")
+def wanted_marker(path: Path, writer: bool = False) -> Path:
+    """The file a process waiting for `path` touches: `<file>.wanted` for a reader (a stream
+    holding the file lets it go), `<file>.writing` for a writer (a dashboard keeping a
+    read-only opening lets it go)."""
+    return path.with_name(path.name + (".writing" if writer else ".wanted"))
 
 
-def ask_for(path: Path) -> None:
-    """Say a reader is waiting for the warehouse file (its mtime is the request)."""
-    # In a read-only folder the touch fails: the writer lets go when idle, as before.
+def ask_for(path: Path, *, writer: bool = False) -> None:
+    """Say a reader (or a writer) is waiting for the warehouse file (its mtime is the ask)."""
+    # In a read-only folder the touch fails: the holder lets go when idle, as before.
     with contextlib.suppress(OSError):
-        wanted_marker(path).touch()
+        wanted_marker(path, writer).touch()
 
 
-def wanted_since(path: Path, since: float) -> bool:
-    """A reader asked for the file at or after `since` (a `time.time()`)."""
+def wanted_since(path: Path, since: float, *, writer: bool = False) -> bool:
+    """A reader (or a writer) asked for the file at or after `since` (a `time.time()`)."""
     try:
-        return wanted_marker(path).stat().st_mtime >= since
+        return wanted_marker(path, writer).stat().st_mtime >= since
     except OSError:
         return False
 

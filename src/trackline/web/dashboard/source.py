@@ -29,10 +29,13 @@ from trackline.core.dialect import ident
 from trackline.errors import QueryError, TracklineError
 from trackline.state.base import StateStore
 from trackline.warehouse.base import Warehouse, open_warehouse
+from trackline.warehouse.duckdb import wanted_since
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_ENTRIES = 512
+KEEP_SECONDS = 1.0  # a read-only opening outlives its last request this long (warm cache)
+YIELD_SECONDS = 0.05  # after closing for a waiting writer, before opening again
 VERSION_SQL = "SELECT count(*) AS runs, sum(input_rows) AS rows FROM meta.runs"
 
 
@@ -126,15 +129,19 @@ class Source:
         self.kind = kind or settings.warehouse_kind  # duckdb | bigquery (`warehouse_uri`)
         self.cache = Cache()
         self.background = Refresher()
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
         self._shared: Warehouse | None = None
         self._users = 0
+        self._generation = 0  # acquisitions so far: an idle timer closes only its own
+        self._opened_at = 0.0
 
     @contextmanager
     def warehouse(self) -> Iterator[Reads]:
         """The warehouse for one request. DuckDB: one read-only opening shared by the
         requests in flight (each on its own cursor: DuckDB gives a process one instance per
-        file), closed as soon as the last one is done."""
+        file), kept `KEEP_SECONDS` after the last one (its cache stays warm) unless a writer
+        asked for the file (`<warehouse>.writing`): then it is closed and requests wait for a
+        new opening, which the writer's turn comes before."""
         if self.kind != "duckdb":
             wh = open_warehouse(self.settings, read_only=True, kind=self.kind)
             try:
@@ -142,11 +149,7 @@ class Source:
             finally:
                 wh.close()
             return
-        with self._lock:
-            if self._shared is None:
-                self._shared = open_warehouse(self.settings, read_only=True, kind=self.kind)
-            self._users += 1
-            shared = self._shared
+        shared = self._acquire()
         try:
             cursor = _Cursor(shared)
             try:
@@ -154,11 +157,48 @@ class Source:
             finally:
                 cursor.close()
         finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0 and self._shared is not None:
-                    self._shared.close()
-                    self._shared = None
+            self._release()
+
+    def _writer_waits(self) -> bool:
+        return wanted_since(self.settings.warehouse, self._opened_at, writer=True)
+
+    def _acquire(self) -> Warehouse:
+        with self._turn:
+            if self._shared is not None and self._writer_waits():
+                while self._users:  # in-flight requests finish; new ones do not join
+                    self._turn.wait(0.05)
+                self._close()
+                time.sleep(YIELD_SECONDS)  # the writer takes the file first
+            if self._shared is None:
+                self._shared = open_warehouse(self.settings, read_only=True, kind=self.kind)
+                self._opened_at = time.time()
+            self._users += 1
+            self._generation += 1
+            return self._shared
+
+    def _release(self) -> None:
+        with self._turn:
+            self._users -= 1
+            self._turn.notify_all()
+            if self._users:
+                return
+            if self._writer_waits():
+                self._close()
+                return
+            generation = self._generation
+        timer = threading.Timer(KEEP_SECONDS, self._close_idle, args=(generation,))
+        timer.daemon = True
+        timer.start()
+
+    def _close_idle(self, generation: int) -> None:
+        with self._turn:
+            if not self._users and generation == self._generation:
+                self._close()
+
+    def _close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
     @contextmanager
     def state(self) -> Iterator[StateStore]:
