@@ -164,8 +164,8 @@ class Settings(BaseSettings):
     warehouse_read_wait_seconds: float = Field(
         default=10.0,
         ge=0,
-        description="How long a reader (query, dashboard) waits while a writer holds the "
-        "DuckDB warehouse (a stream holds it only during each micro-batch's commit)",
+        description="How long a process waits for the DuckDB warehouse file another one holds "
+        "(a reader for a stream's micro-batch commit, a writer for a reader)",
     )
 
     # Session worker (docs/worker.md). The token authenticates push callers; it is masked
