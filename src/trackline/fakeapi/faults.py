@@ -10,7 +10,9 @@ A fault is `429[:retry_after]`, `429quota` (Spotify QUOTA_EXCEEDED), `500`, `slo
 `malformed` (a truncated JSON body), `401` (as if the access token had expired), `403` (Spotify's
 `Forbidden`: an endpoint or resource closed to the app), `404` (not found) or `late:<ms>`
 (the call is carried out, e.g. a refresh token rotated, and only then answered after <ms>: a
-client with a shorter timeout loses the answer).
+client with a shorter timeout loses the answer) or `null[:<i>]` (the call is answered as usual
+but entry <i>, default 0, of the page's `items` list is `null`, as Spotify sends for an entry it
+cannot show; the page keeps its length, so offsets and `next` links are unchanged).
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-KINDS = ("429", "429quota", "500", "slow", "malformed", "401", "403quota", "403", "404", "late")
+KINDS = (
+    "429", "429quota", "500", "slow", "malformed", "401", "403quota", "403", "404", "late", "null",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Fault:
     kind: str
-    value: float = 0.0  # Retry-After seconds for 429 (-1: no header), milliseconds for slow/late
+    # Retry-After seconds for 429 (-1: no header), milliseconds for slow/late, entry for null
+    value: float = 0.0
 
     @classmethod
     def parse(cls, text: str) -> Fault:

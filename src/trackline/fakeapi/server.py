@@ -9,6 +9,7 @@ tokens, new plays) which faults never touch.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -144,6 +145,8 @@ def _faulty(faults: Faults, endpoint: Any) -> Endpoint:
             done: Response = await endpoint(request)
             await asyncio.sleep(fault.value / 1000)
             return done
+        if fault is not None and fault.kind == "null":  # answer, one entry of the page null
+            return _null_entry(await endpoint(request), int(fault.value))
         if fault is not None:
             answered = await _apply(fault)
             if answered is not None:
@@ -152,6 +155,20 @@ def _faulty(faults: Faults, endpoint: Any) -> Endpoint:
         return response
 
     return wrapped
+
+
+def _null_entry(response: Response, at: int) -> Response:
+    """`response` with entry `at` of its `items` list replaced by `null` (the list keeps its
+    length); a body without such a list is answered as it was."""
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    entries = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return response
+    entries[min(max(at, 0), len(entries) - 1)] = None
+    return JSONResponse(body, status_code=response.status_code)
 
 
 async def _apply(fault: Fault) -> Response | None:

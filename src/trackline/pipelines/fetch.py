@@ -79,6 +79,20 @@ class FetchContext:
         if records:
             self.batch.write(dataset, records)
 
+    def odd_entries(self, name: str, dataset: str, odd: list[Any]) -> None:
+        """Entries of a page that were not objects (a `null` in `items`): each is kept as a
+        record of `dataset` the contract rejects as `malformed` (its JSON text in
+        `meta.rejected`), and a note names the endpoint and how many. Never dropped unseen."""
+        if not odd:
+            return
+        self.batch.write_json(dataset, odd)
+        n = len(odd)
+        with self._lock:
+            self.notes.append(
+                f"{name}: {n} {'entry' if n == 1 else 'entries'} of a page not an object "
+                f"(e.g. null), kept as rejected {dataset} records (malformed)"
+            )
+
     def set_cursor(self, key: str, value: str) -> None:
         self.cursors[key] = value
 

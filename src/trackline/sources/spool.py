@@ -69,6 +69,12 @@ class Batch:
             text = text[:-1]  # still not valid JSON after folding, by construction
         self._append(dataset, text + "\n", 1)
 
+    def write_json(self, dataset: str, values: list[Any]) -> None:
+        """JSON values as they came (an entry of a page that is not an object, such as `null`),
+        one a line: the contract rejects each as `malformed` and keeps its text."""
+        lines = "".join(json.dumps(v, ensure_ascii=False, default=str) + "\n" for v in values)
+        self._append(dataset, lines, len(values))
+
     def _append(self, dataset: str, text: str, n: int) -> None:
         check_name(dataset, "spool dataset")  # it becomes `<dataset>.ndjson` in the batch
         with self._lock:

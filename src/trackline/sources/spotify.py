@@ -23,7 +23,7 @@ from typing import Any
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
 from trackline.core.http import next_url_pages, offset_pages
-from trackline.core.http.shapes import items, obj
+from trackline.core.http.shapes import indexed_items, items, obj
 from trackline.errors import ConfigError
 from trackline.sources.spotify_artists import artist_genres
 from trackline.sources.spotify_items import episode_record, kind, play_record, track_fields
@@ -89,7 +89,9 @@ def fetch(ctx: Any) -> None:
     for what, dataset in (("tracks", "top_tracks"), ("artists", "top_artists")):
         for time_range in TIME_RANGES:
             with ctx.endpoint(f"top_{what}:{time_range}", dataset):
-                ctx.emit(dataset, top_items(api, ctx.user_id, what, time_range, day))
+                odd: list[Any] = []
+                ctx.emit(dataset, top_items(api, ctx.user_id, what, time_range, day, odd))
+                ctx.odd_entries(f"top_{what}:{time_range}", dataset, odd)
 
 
 def recently_played(
@@ -103,11 +105,12 @@ def recently_played(
     plays: list[dict[str, Any]] = []
     episodes: list[dict[str, Any]] = []
     seen: set[tuple[Any, Any]] = set()
+    odd: list[Any] = []  # entries that are not objects (a null): reported, never dropped
     newest, new = since, 0
     url = api.url("me/player/recently-played")
     for page in next_url_pages(api.get, url, params, max_pages=MAX_PLAY_PAGES):
         fresh = 0
-        for item in items(page):
+        for item in items(page, odd=odd):
             ms = _ms(item.get("played_at"))
             if ms is not None and ms <= since:
                 continue  # at or before the cursor: stored by an earlier run
@@ -126,6 +129,7 @@ def recently_played(
                 plays.append(play_record(ctx.user_id, item, country))
         if not fresh:
             break  # nothing newer than the cursor on this page: the rest is older still
+    ctx.odd_entries("recently_played", "listens", odd)
     if previous and new >= WINDOW:
         ctx.notes.append(
             f"recently_played: {new} new plays since the last run fill Spotify's "
@@ -136,12 +140,20 @@ def recently_played(
     return plays, episodes
 
 
-def top_items(api: Spotify, user_id: str, what: str, time_range: str, day: str) -> list[Any]:
+def top_items(
+    api: Spotify,
+    user_id: str,
+    what: str,
+    time_range: str,
+    day: str,
+    odd: list[Any] | None = None,
+) -> list[Any]:
+    """One ranking; an entry that is not an object goes to `odd` and keeps its rank's slot."""
     out: list[dict[str, Any]] = []
     params = {"time_range": time_range}
     for page in offset_pages(api.get, f"me/top/{what}", params, limit=50, max_items=50):
         offset = int(page.get("offset") or 0)
-        for i, item in enumerate(items(page)):
+        for i, item in indexed_items(page, odd=odd):
             base = {"user_id": user_id, "time_range": time_range, "rank": offset + i + 1}
             # `popularity` and `followers` are gone for Development Mode apps (2026): NULL
             if what == "tracks":

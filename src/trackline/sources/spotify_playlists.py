@@ -46,7 +46,10 @@ def endpoint_kind(pl: Mapping[str, Any]) -> str:
 
 
 def playlist_contents(api: Any, ctx: Any) -> Contents:
-    lists = [p for page in offset_pages(api.get, "me/playlists", limit=50) for p in items(page)]
+    odd: list[Any] = []  # a playlist entry that is not an object: reported, never dropped
+    pages = offset_pages(api.get, "me/playlists", limit=50)
+    lists = [p for page in pages for p in items(page, odd=odd)]
+    ctx.odd_entries("playlists", "playlist_tracks", odd)
     fetched_at = ctx.now.isoformat()
 
     def one(pl: Mapping[str, Any]) -> Contents:
@@ -70,8 +73,9 @@ def playlist_rows(api: Any, ctx: Any, pl: Mapping[str, Any], pid: str, fetched_a
     out = Contents()
     path = endpoint_kind(pl)
     params = {"additional_types": "track,episode"}
+    odd: list[Any] = []
     for page in offset_pages(api.get, f"playlists/{pid}/{path}", params, limit=PAGE[path]):
-        for entry in items(page):
+        for entry in items(page, odd=odd):
             thing = entry_object(entry)
             if kind(entry, thing) == "episode":
                 out.episodes.append(
@@ -92,4 +96,5 @@ def playlist_rows(api: Any, ctx: Any, pl: Mapping[str, Any], pid: str, fetched_a
                     **track_fields(obj(thing)),
                 }
             )
+    ctx.odd_entries(f"playlist:{pid}", "playlist_tracks", odd)  # once every page is read
     return out

@@ -1,4 +1,9 @@
-"""Defensive access to decoded JSON: APIs send nulls and wrong types; records must not crash."""
+"""Defensive access to decoded JSON: APIs send nulls and wrong types; records must not crash.
+
+An entry of a page that is not an object (Spotify sends `null` for an entry it cannot show)
+is never dropped unseen: `items(page, odd=found)` collects it for the caller, which reports it
+(`FetchContext.odd_entries`: a record the contract rejects as `malformed`, and a note).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,25 @@ def obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def items(page: Mapping[str, Any], key: str = "items") -> list[dict[str, Any]]:
-    """The objects in `page[key]` (non-objects are skipped: the caller notes counts)."""
+def indexed_items(
+    page: Mapping[str, Any], key: str = "items", odd: list[Any] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The objects in `page[key]` with their position in the page (a rank, an offset). Entries
+    that are not objects go to `odd` (when given), in order."""
     found = page.get(key)
-    return [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
+    if not isinstance(found, list):
+        return []
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, x in enumerate(found):
+        if isinstance(x, dict):
+            out.append((i, x))
+        elif odd is not None:
+            odd.append(x)
+    return out
+
+
+def items(
+    page: Mapping[str, Any], key: str = "items", odd: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The objects in `page[key]`; entries that are not objects go to `odd` (when given)."""
+    return [x for _, x in indexed_items(page, key, odd)]
