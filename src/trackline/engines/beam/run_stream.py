@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from trackline.config import Settings
@@ -99,21 +100,30 @@ def run_stream(
     }
     if not wait:
         return {**summary, "state": str(result.state)}
-    # The DirectRunner takes no duration: a timer cancels it (other runners the same way)
-    timer = None if seconds is None else threading.Timer(seconds, _cancel, (result,))
+    # The DirectRunner takes no duration, and its wait does not always end when the pipeline
+    # is cancelled: the wait runs on a thread of its own, this one decides when to stop.
+    failure: list[BaseException] = []
+
+    def wait_for_it() -> None:
+        try:
+            result.wait_until_finish()
+        except BaseException as exc:  # a cancelled pipeline's wait may raise; the rest counts
+            failure.append(exc)
+
+    waiter = threading.Thread(target=wait_for_it, name="trackline-beam-wait", daemon=True)
+    waiter.start()
+    until = None if seconds is None else time.monotonic() + seconds
     try:
-        if timer is not None:
-            timer.start()
-        result.wait_until_finish()
+        while waiter.is_alive() and (until is None or time.monotonic() < until):
+            waiter.join(0.5 if until is None else max(0.0, min(0.5, until - time.monotonic())))
     except KeyboardInterrupt:
         log.info("stream.stopping engine=beam")
-    except Exception:
-        if timer is None or timer.is_alive():  # not the end this call asked for
-            raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        ended = not waiter.is_alive()
         _cancel(result)
+        waiter.join(10)
+    if ended and failure:  # it ended by itself, failing: say so
+        raise failure[0]
     return {**summary, "state": str(result.state)}
 
 
