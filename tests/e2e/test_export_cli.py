@@ -1,5 +1,6 @@
-"""#25 point 4 through the CLI: people whose history came only from an export are known to
-groups, sessions and analytics; podcasts land in episodes; `--json` is one document."""
+"""#25 points 3, 4 through the CLI: people whose history came only from an export are known to
+groups, sessions and analytics; podcasts land in episodes; a local file's play is a rejected
+row of listens (counted), not a listen; `--json` is one document."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ def test_export_users_can_form_groups_and_sessions(cli: CLI, tmp_path: Path) -> 
         [
             extended("2025-05-01T10:00:00Z", user="nina", track="4uLU6hMCjMI75M1A2tKUQC"),
             extended("2025-05-01T10:05:00Z", user="nina", track="6rqhFgbbKwnb9MLmUQDhG6"),
+            extended(  # a local file: names, no track URI
+                "2025-05-01T10:09:00Z",
+                user="nina",
+                master_metadata_track_name="Home demo",
+                master_metadata_album_artist_name="Nina",
+                spotify_track_uri=None,
+            ),
             extended("2025-05-01T11:00:00Z", user="omar", track="4uLU6hMCjMI75M1A2tKUQC"),
             extended("2025-05-01T12:00:00Z", user="omar", episode="512ojhOuo1ktJprKbVcKyQ"),
         ],
@@ -25,9 +33,11 @@ def test_export_users_can_form_groups_and_sessions(cli: CLI, tmp_path: Path) -> 
     res = cli("import", "spotify-export", str(src), "--json")
     assert res.code == 0, res.err
     doc = res.json()
-    assert doc["dataset"] == "listens" and doc["counts"]["valid"] == 3
+    counts = doc["counts"]
+    assert doc["dataset"] == "listens" and (counts["input"], counts["valid"]) == (4, 3)
+    assert counts["rejected"] == 1 and counts["rejected_by_reason"] == {"required:track_id": 1}
     assert doc["runs"]["episodes"]["counts"]["valid"] == 1
-    assert doc["files"][0]["datasets"] == {"listens": 3, "episodes": 1}
+    assert doc["files"][0]["datasets"] == {"listens": 4, "episodes": 1}
     assert doc["users"] == ["nina", "omar"]
 
     made = cli("groups", "create", "duo", "--user", "nina", "--user", "omar")
@@ -37,4 +47,6 @@ def test_export_users_can_form_groups_and_sessions(cli: CLI, tmp_path: Path) -> 
     assert sorted(u["user_id"] for u in session.json()["users"]) == ["nina", "omar"]
     report = cli("analytics", "group", "--group", "duo", "--json")
     assert report.code == 0, report.err
-    assert report.json()["per_member"]["omar"]["plays"] == 1  # the episode is not a track play
+    members = report.json()["per_member"]
+    assert members["omar"]["plays"] == 1  # the episode is not a track play
+    assert members["nina"]["plays"] == 2  # nor is the local file

@@ -4,6 +4,7 @@ the export's users known afterwards."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from trackline.state import open_state
 
 M1, M2 = "4uLU6hMCjMI75M1A2tKUQC", "6rqhFgbbKwnb9MLmUQDhG6"
 EP, BOOK = "512ojhOuo1ktJprKbVcKyQ", "7iHfbu1YPACw6oZPAFJtqe"
+LOCAL_URI = "spotify:local:Me:Demos:Second+take:201"
 
 
 def _history(tmp_path: Path) -> Path:
@@ -37,6 +39,10 @@ def _history(tmp_path: Path) -> Path:
                 "2024-02-01T10:10:00Z", master_metadata_track_name="Demo take",
                 master_metadata_album_artist_name="Me",
             ),
+            extended(  # a local file with its spotify:local: URI
+                "2024-02-01T10:12:00Z", master_metadata_track_name="Second take",
+                master_metadata_album_artist_name="Me", spotify_track_uri=LOCAL_URI,
+            ),
             extended("2024-02-01T10:15:00Z", ms=0),  # Spotify writes records naming nothing
             extended("2024-02-01T11:00:00Z", episode=EP, name="Ep 1", artist="Pod", ms=900_000),
             extended("2024-02-01T12:00:00Z", audiobook=BOOK, name="Chapter 1", artist="Book"),
@@ -48,19 +54,34 @@ def test_extended_history_music_episodes_and_audiobooks(tmp_path: Path) -> None:
     settings = Settings.load(home=tmp_path / "home")
     done = import_spotify_export(settings, [str(_history(tmp_path))])
     [f] = done.files
-    assert (f.rows, f.counts) == (6, {"listens": 4, "episodes": 2})
+    assert (f.rows, f.counts) == (7, {"listens": 5, "episodes": 2})
     listens, episodes = done.runs["listens"].manifest.counts, done.runs["episodes"].manifest.counts
-    assert (listens.input, listens.valid, listens.rejected) == (4, 3, 1)
-    assert listens.rejected_by_reason == {"required:track_id": 1}  # the record naming nothing
+    # the two local files and the record naming nothing: no track id, as on the API path
+    assert (listens.input, listens.valid, listens.rejected, listens.duplicates) == (5, 2, 3, 0)
+    assert listens.rejected_by_reason == {"required:track_id": 3}
     assert (episodes.input, episodes.valid, episodes.rejected) == (2, 2, 0)
+    rejected = warehouse_rows(
+        settings,
+        "SELECT record, reasons, source_file, source_line FROM meta.rejected "
+        "WHERE dataset = 'listens' ORDER BY source_line",
+    )
+    records = [json.loads(r[0]) for r in rejected]
+    local = {r["track_name"]: r for r in records if r["track_name"]}
+    assert set(local) == {"Demo take", "Second take"}
+    assert local["Second take"]["local_uri"] == LOCAL_URI
+    assert local["Demo take"]["artist_name"] == "Me" and local["Demo take"]["local_uri"] is None
+    assert all(r["track_id"] is None and r["played_at"] for r in records)
+    for record, reasons, source_file, line in rejected:
+        assert reasons == ["required:track_id"]
+        assert Path(source_file).name.startswith("Streaming_History_Audio_2024_0-")
+        assert Path(source_file).read_text().splitlines()[line - 1] == record
 
     rows = warehouse_rows(
         settings,
         "SELECT track_id, country, reason_start, reason_end, shuffle, skipped, offline, "
         "offline_timestamp, incognito_mode, platform, ms_played FROM listens ORDER BY played_at",
     )
-    assert [r[0] for r in rows[:2]] == [M1, M2]  # bare ids, never spotify:track: URIs
-    assert rows[2][0].startswith("name:")  # the local file: a name id, not a rejection
+    assert [r[0] for r in rows] == [M1, M2]  # bare ids, never URIs, never local files
     first, second = rows[0], rows[1]
     assert first[1:10] == (
         "SE", "fwdbtn", "trackdone", True, False, True,

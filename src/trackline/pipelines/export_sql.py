@@ -13,10 +13,15 @@ What goes where:
 - account data: `StreamingHistory_podcast_*` -> `episodes`; `StreamingHistory_music_*` and the
   older `StreamingHistory<n>` -> `listens`.
 
-Identity: ids are bare (`spotify:track:ID` -> `ID`); a row with no usable URI (a local file, the
-account data, which has none) gets `name:<md5 of lower-cased artist/show and title>`, the same
-id from every file. A play's time is the export's `ts` (UTC, to the second) or `endTime` (UTC,
-to the minute). `conn_country` `ZZ` (Spotify's "unknown") is NULL.
+Identity: ids are bare (`spotify:track:ID` -> `ID`). A music row of the extended history without
+a track URI (a local file: names, no `spotify_track_uri`, or a `spotify:local:` one) has no
+track id, so `listens` rejects it with `required:track_id`, as the API path rejects a local
+file's play: the rejected record keeps its names and `local_uri` (any other URI that is not a
+track's stays as `spotify_track_uri`). Local files are never listens. The account data has no
+URIs at all: its music rows and every episode without a URI get `name:<md5 of lower-cased
+artist/show and title>`, the same id from every file. A play's time is the export's `ts` (UTC,
+to the second) or `endTime` (UTC, to the minute). `conn_country` `ZZ` (Spotify's "unknown") is
+NULL.
 """
 
 from __future__ import annotations
@@ -80,6 +85,13 @@ PLAY_DETAILS = (
     f"shuffle, skipped, offline, ({OFFLINE_TS}) AS offline_timestamp, incognito_mode"
 )
 
+# a music row's URI when it names no track: a local file's, or anything else (kept for the
+# rejected record; such a row has no track id)
+LOCAL_URI = """CASE WHEN starts_with(spotify_track_uri, 'spotify:local:') THEN spotify_track_uri
+    END AS local_uri, CASE WHEN NOT starts_with(spotify_track_uri, 'spotify:local:')
+    AND regexp_extract(spotify_track_uri, '^spotify:track:([0-9A-Za-z]+)$', 1) = ''
+    THEN spotify_track_uri END AS spotify_track_uri"""
+
 EXTENDED_KIND = """CASE
     WHEN audiobook_uri IS NOT NULL OR audiobook_chapter_uri IS NOT NULL
          OR audiobook_title IS NOT NULL OR audiobook_chapter_title IS NOT NULL THEN 'audiobook'
@@ -104,10 +116,10 @@ def select(family: str, dataset: str, path: str, user: str | None) -> str:
         if dataset == "listens":
             return (
                 f"SELECT coalesce({u}, username) AS user_id, ts AS played_at, "
-                f"coalesce({_bare('spotify_track_uri', 'track')}, {_name_key(artist, track)}) "
-                f"AS track_id, {track} AS track_name, {artist} AS artist_name, "
+                f"{_bare('spotify_track_uri', 'track')} AS track_id, "
+                f"{track} AS track_name, {artist} AS artist_name, "
                 "master_metadata_album_album_name AS album_name, ms_played, "
-                f"'spotify_export' AS source, {PLAY_DETAILS} "
+                f"'spotify_export' AS source, {PLAY_DETAILS}, {LOCAL_URI} "
                 f"FROM {kinded} WHERE _kind = 'music'"
             )
         show = "CASE _kind WHEN 'audiobook' THEN audiobook_title ELSE episode_show_name END"
