@@ -190,3 +190,37 @@ def test_the_stream_appends_each_type_once(bq_settings: Settings) -> None:
     )
     # each stream's rejected messages once (a republished message has a new id)
     assert rej["n"] == summary["rejected"] + again.summary()["rejected"] > 0
+
+
+def test_the_stream_keeps_one_client_so_a_batch_costs_only_its_own_calls(
+    bq_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A micro-batch of one event type into a table that holds rows costs its own calls
+    only: the key check (staging table, load, query, drop), the merge (staging table, load,
+    MERGE, drop) and the metadata. Reopening the client per batch added the dataset, the
+    table list, the table's columns and an emptiness query: 26 calls a batch, not 19."""
+    totals = []
+    for count in (100, 250):  # 2 and 5 batches of 50
+        settings = bq_settings.model_copy(
+            update={
+                "stream_batch_size": 50,
+                "warehouse_uri": f"bigquery://{PROJECT}/s_{uuid.uuid4().hex[:12]}",
+            }
+        )
+        bus = open_bus(None, settings)
+        now = datetime.now(UTC) - timedelta(hours=1)
+        publish_events(bus, "events", count, ["orders"], ContractRegistry(), seed=9, now=now)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="trackline.warehouse"):
+            proc = StreamProcessor(settings, bus)
+            proc.run(idle_exit=0.3)
+        bus.close()
+        assert proc.summary()["valid"] == count
+        lines = [r.getMessage() for r in caplog.records if "bigquery.calls" in r.getMessage()]
+        totals.append(
+            (proc.summary()["batches"], sum(int(re.findall(r"calls=(\d+)", m)[0]) for m in lines))
+        )
+    (few, few_calls), (more, more_calls) = totals
+    assert more > few
+    per_batch = (more_calls - few_calls) / (more - few)
+    assert per_batch <= 21  # 19 measured; 2 of slack (a job polled once more)

@@ -115,13 +115,18 @@ class WarehouseSink:
             raise
         if self._reader_waiting():
             self.release()  # the reader gets the file until the next batch commits
+        elif self.settings.warehouse_kind != "duckdb":
+            # BigQuery's client is kept for the stream's life; its working tables went with
+            # the batch's transaction, so they are prepared again (docs/warehouse.md)
+            self._tables.clear()
+            self._rejected = None
         return inserted
 
     def _reader_waiting(self) -> bool:
         """A reader asked for the DuckDB file since this connection took it (BigQuery's
-        working copy is let go after every batch, as before)."""
+        readers read BigQuery, never the stream's private working file)."""
         if self.settings.warehouse_kind != "duckdb":
-            return True
+            return False
         return wanted_since(self.settings.warehouse, self._opened_at)
 
     def run(self, step: Callable[[duckdb.DuckDBPyConnection], None]) -> None:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,36 +34,18 @@ from trackline.core.dialect import ident
 from trackline.runs.manifest import Manifest
 from trackline.warehouse.bigquery import meta_table
 from trackline.warehouse.bigquery_client import BigQuery
-from trackline.warehouse.bigquery_ddl import (
-    FROM_DUCKDB,
-    cluster_fields,
-    table_schema,
-    time_partitioning,
-)
+from trackline.warehouse.bigquery_ddl import cluster_fields, table_schema, time_partitioning
+from trackline.warehouse.bigquery_stage import bq_type, merge_file, same_key, staged
 from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger("trackline.warehouse")
 
 HELD = "~bigquery"  # run_id of working rows whose key BigQuery already holds
-STAGING_HOURS = 24
 # How each metadata table reaches BigQuery: merged on a key (a rerun adds nothing twice),
 # replaced per run (a rerun's reports replace the interrupted one's), else appended.
 META_KEYS = {"rejected": ["run_id", "dataset", "source_file", "source_line"]}
 META_REPLACED = {"reports"}
 META_READ = ("rejected", "reports")  # with runs: the tables `query`, `report`, the dashboard read
-
-
-def _bq_type(duck_type: str) -> tuple[str, str]:
-    t = duck_type.upper()
-    if t.endswith("[]"):
-        return FROM_DUCKDB.get(t[:-2], "STRING"), "REPEATED"
-    if t == "JSON":
-        return "STRING", "NULLABLE"
-    return FROM_DUCKDB.get(t, "STRING"), "NULLABLE"
-
-
-def _match(keys: list[str], a: str, b: str) -> str:
-    return " AND ".join(f"{a}.`{k}` IS NOT DISTINCT FROM {b}.`{k}`" for k in keys)
 
 
 class BigQueryStaging(DuckDBWarehouse):
@@ -80,7 +60,8 @@ class BigQueryStaging(DuckDBWarehouse):
         self.work = work
         super().__init__(work / "run.duckdb", settings)
         self.contracts: dict[str, Contract] = {}
-        self._empty: dict[str, bool] = {}  # per table: BigQuery held no row when first asked
+        self._empty: dict[str, bool] = {}  # per table: BigQuery held no row when last asked
+        self._checked: set[tuple[str, int]] = set()  # contract versions whose columns it has
         self.bq.ensure_dataset()
         self._existing = set(self.bq.list_tables())
 
@@ -104,11 +85,15 @@ class BigQueryStaging(DuckDBWarehouse):
             )
             self._existing.add(contract.name)
             self._empty[contract.name] = True
+            self._checked.add((contract.name, contract.version))
             return
+        if (contract.name, contract.version) in self._checked:
+            return  # a stream's next micro-batch: asked once for the stream's life
         have = set(self.bq.table_columns(contract.name) or [])
         missing = [(n, t) for n, t, _ in schema if n not in have]
         if missing:
             self.bq.add_columns(contract.name, missing)
+        self._checked.add((contract.name, contract.version))
 
     def _holds_rows(self, name: str) -> bool:
         if name not in self._empty:
@@ -140,17 +125,14 @@ class BigQueryStaging(DuckDBWarehouse):
         rows = self._export(f"SELECT rowid AS _row, {cols} FROM {table} WHERE {scope}", args, path)
         if rows == 0:
             return 0
-        stage = self._stage(name, "keys")
         schema = [("_row", "INT64", "NULLABLE")] + [
             c for c in table_schema(contract, {}) if c[0] in keys
         ]
-        try:
-            self.bq.create_table(stage, schema, expires=_expiry())
-            self.bq.load_parquet(path, stage, replace=True)
+        with staged(self.bq, name, schema, path) as stage:
             other = "" if any_run else "t.run_id <> @run_id AND "
             held_sql = (
                 f"FROM `{self.target.table(stage)}` k WHERE EXISTS (SELECT 1 FROM "
-                f"`{self.target.table(name)}` t WHERE {other}{_match(keys, 't', 'k')})"
+                f"`{self.target.table(name)}` t WHERE {other}{same_key(keys, 't', 'k')})"
             )
             held = int(
                 self.bq.query(f"SELECT COUNT(*) AS n {held_sql}", {"run_id": run_id})
@@ -163,8 +145,6 @@ class BigQueryStaging(DuckDBWarehouse):
                 self.con.execute(f"UPDATE {table} SET run_id = '{HELD}' WHERE {scope}", args)
                 return held
             found = self.bq.query(f"SELECT _row {held_sql}", {"run_id": run_id})
-        finally:
-            self.bq.drop_table(stage)
         self.con.register("held_rows", found)
         try:
             self.con.execute(
@@ -190,7 +170,9 @@ class BigQueryStaging(DuckDBWarehouse):
     # Commit --------------------------------------------------------------------------------
     def commit(self) -> None:
         """Publish the transaction's rows to BigQuery, then drop them here (the working file
-        stays empty: BigQuery is where the run is committed)."""
+        stays empty: BigQuery is where the run is committed). Tables the transaction created
+        in the working file go too: a caller that keeps this warehouse for another
+        transaction (the stream) prepares its tables again; BigQuery's are not asked again."""
         try:
             for name, contract in self.contracts.items():
                 table = f"main.{ident(name)}"
@@ -198,6 +180,9 @@ class BigQueryStaging(DuckDBWarehouse):
             self._publish_meta()
         finally:
             self.con.execute("ROLLBACK")
+            # a table empty when asked is asked again by the next commit (a stream keeps
+            # this warehouse open across micro-batches; another writer may fill it meanwhile)
+            self._empty = {name: empty for name, empty in self._empty.items() if not empty}
 
     def publish_failures(self) -> None:
         """Failed-run records written outside a transaction (after a rollback) go up too."""
@@ -229,7 +214,7 @@ class BigQueryStaging(DuckDBWarehouse):
         if name in self._existing:
             return
         described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        schema = [(str(r[0]), *_bq_type(str(r[1]))) for r in described]
+        schema = [(str(r[0]), *bq_type(str(r[1]))) for r in described]
         self.bq.create_table(name, schema)
         self._existing.add(name)
 
@@ -240,23 +225,9 @@ class BigQueryStaging(DuckDBWarehouse):
         if rows == 0:
             return
         self._ensure_meta(name, source)
-        stage = self._stage(name, "rows")
-        columns = [str(r[0]) for r in self.con.execute(f"DESCRIBE {source}").fetchall()]
         described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        try:
-            self.bq.create_table(
-                stage, [(str(r[0]), *_bq_type(str(r[1]))) for r in described], expires=_expiry()
-            )
-            self.bq.load_parquet(path, stage, replace=True)
-            cols = ", ".join(f"`{c}`" for c in columns)
-            added = self.bq.execute(
-                f"MERGE `{self.target.table(name)}` t USING `{self.target.table(stage)}` s "
-                f"ON {_match(keys, 't', 's')} WHEN NOT MATCHED THEN INSERT ({cols}) "
-                f"VALUES ({', '.join(f's.`{c}`' for c in columns)})",
-                step=f"merge rows into {name}",
-            )
-        finally:
-            self.bq.drop_table(stage)
+        schema = [(str(r[0]), *bq_type(str(r[1]))) for r in described]
+        added = merge_file(self.bq, path, name, schema, keys)
         self._empty[name] = False
         if added != rows:
             log.warning(
@@ -306,9 +277,6 @@ class BigQueryStaging(DuckDBWarehouse):
         ).fetchone()
         return int(found[0]) if found else 0
 
-    def _stage(self, name: str, kind: str) -> str:
-        return f"_stage_{name}_{kind}_{uuid.uuid4().hex[:12]}"
-
     def close(self) -> None:
         try:
             self.publish_failures()
@@ -325,7 +293,3 @@ def _work_root(settings: Settings) -> Path:
     root = settings.home / "bigquery-work"
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def _expiry() -> datetime:
-    return datetime.now(UTC) + timedelta(hours=STAGING_HOURS)
