@@ -167,6 +167,15 @@ def analyse_group(settings: Settings, users: Sequence[str], *, top_n: int = 10) 
     """Open the warehouse read-only and build the report."""
     from trackline.analytics.members import require_known
 
+    if settings.warehouse_kind == "bigquery":  # the members' rows, copied from BigQuery
+        from trackline.warehouse.bigquery_groups import member_rows
+
+        con = member_rows(settings, users)
+        try:
+            require_known(settings, con, users)
+            return group_report(con, users, top_n=top_n, min_play_ms=settings.min_play_ms)
+        finally:
+            con.close()
     wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
     try:
         require_known(settings, wh.con, users)

@@ -2,8 +2,9 @@
 
 The state store owns groups (`trackline groups create`) and sessions (`trackline sessions
 create`). The warehouse keeps a copy in `meta.groups` (group_id, user_id) because the dbt mart
-`group_overlap` joins on it: `sync` refreshes that copy before models run. A group that exists
-only in `meta.groups` (written with `set_members`, e.g. by a script) still resolves.
+`group_overlap` joins on it: `sync` refreshes that copy before models run (on BigQuery the
+table `meta_groups`, `warehouse/bigquery_groups.py`). A group that exists only in
+`meta.groups` (written with `set_members`, e.g. by a script) still resolves.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def members(settings: Settings, group: str) -> list[str]:
     found = _from_state(settings, group)
     if found:
         return found
+    if settings.warehouse_kind == "bigquery":
+        from trackline.warehouse.bigquery_groups import read_members
+
+        if copied := read_members(settings, group):
+            return copied
+        raise _unknown(group)
     wh = _warehouse(settings)
     try:
         rows = wh.con.execute(
@@ -58,11 +65,15 @@ def members(settings: Settings, group: str) -> list[str]:
     finally:
         wh.close()
     if not rows:
-        raise UsageError(
-            f"no group or session named {group!r} (or it has no members); create it with "
-            "`trackline groups create NAME --user U...`, or pass the members with --user"
-        )
+        raise _unknown(group)
     return [str(r[0]) for r in rows]
+
+
+def _unknown(group: str) -> UsageError:
+    return UsageError(
+        f"no group or session named {group!r} (or it has no members); create it with "
+        "`trackline groups create NAME --user U...`, or pass the members with --user"
+    )
 
 
 def set_members(settings: Settings, group: str, users: Sequence[str]) -> None:
@@ -89,6 +100,11 @@ def sync(settings: Settings) -> int:
 
 
 def _replace(settings: Settings, groups: dict[str, list[str]]) -> None:
+    if settings.warehouse_kind == "bigquery":  # `meta_groups`: one load job and one MERGE
+        from trackline.warehouse.bigquery_groups import replace_groups
+
+        replace_groups(settings, groups)
+        return
     wh = _warehouse(settings)
     try:
         wh.con.execute("BEGIN TRANSACTION")

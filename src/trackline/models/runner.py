@@ -147,8 +147,12 @@ def invoke(
         contracts = ContractRegistry(settings.contracts_dir)
         wanted = [contracts.get(name) for name in SOURCE_DATASETS]
         if command != "parse":
+            from trackline.analytics.members import sync
+
             run.created_sources = ensure_tables(settings, [(c, derived_types(c)) for c in wanted])
+            sync(settings)  # named groups and sessions into meta_groups, for group_overlap
         dbt_vars["meta_schema"] = (settings.warehouse_uri or "").rstrip("/").rsplit("/", 1)[-1]
+        dbt_vars["groups_table"] = "meta_groups"  # meta.groups, as BigQuery names it
     profiles = write_profiles(settings)
     work = work_dir(settings)
     args = [

@@ -6,14 +6,15 @@ from trackline.config import Settings
 from trackline.contracts.spec import Contract
 from trackline.warehouse.bigquery_client import BigQuery
 from trackline.warehouse.bigquery_ddl import cluster_fields, table_schema, time_partitioning
+from trackline.warehouse.bigquery_groups import GROUPS, ensure_groups_table
 
 
 def ensure_tables(
     settings: Settings, contracts: list[tuple[Contract, dict[str, str]]]
 ) -> list[str]:
-    """Create the contracts' tables BigQuery lacks (and `groups`, empty: membership lives in
-    the state store and is not copied to BigQuery), as the dbt project's sources; their
-    names."""
+    """Create the contracts' tables BigQuery lacks (and `meta_groups`, group membership,
+    which `analytics.members.sync` fills from the state store), as the dbt project's
+    sources; their names."""
     bq = BigQuery(settings)
     try:
         bq.ensure_dataset()
@@ -28,9 +29,8 @@ def ensure_tables(
                     cluster=cluster_fields(contract),
                 )
                 created.append(contract.name)
-        if "groups" not in have:
-            columns = [("group_id", "STRING", "REQUIRED"), ("user_id", "STRING", "REQUIRED")]
-            bq.create_table("groups", [*columns, ("added_at", "TIMESTAMP", "NULLABLE")])
+        if GROUPS not in have:
+            ensure_groups_table(bq)
         return created
     finally:
         bq.close()
