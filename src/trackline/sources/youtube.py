@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from trackline.auth.oauth import oauth_app
 from trackline.auth.tokens import TokenManager
 from trackline.core.http import page_token_pages
-from trackline.core.http.shapes import obj
+from trackline.core.http.shapes import items, obj
 from trackline.errors import ConfigError, RateLimitedError
 from trackline.state.connectors import ConnectorState
 
@@ -137,22 +137,34 @@ def fetch(ctx: Any) -> None:
 def _fetch(api: YouTube, ctx: Any, fetched_at: str) -> None:
     with ctx.endpoint("playlists", "playlist_tracks"):
         params = {"part": "snippet,contentDetails", "mine": "true", "maxResults": BATCH}
-        lists = [p for page in page_token_pages(api.get, "playlists", params) for p in _items(page)]
+        odd: list[Any] = []  # an entry that is not an object (a null): reported, never dropped
+        pages = page_token_pages(api.get, "playlists", params)
+        lists = [p for page in pages for p in items(page, odd=odd)]
+        ctx.odd_entries("playlists", "playlist_tracks", odd)
         for pl in lists:
-            with ctx.endpoint(f"playlistItems:{pl.get('id')}", "playlist_tracks"):
-                ctx.emit("playlist_tracks", playlist_rows(api, ctx.user_id, pl, fetched_at))
+            name = f"playlistItems:{pl.get('id')}"
+            with ctx.endpoint(name, "playlist_tracks"):
+                odd = []
+                ctx.emit("playlist_tracks", playlist_rows(api, ctx.user_id, pl, fetched_at, odd))
+                ctx.odd_entries(name, "playlist_tracks", odd)
 
 
 def playlist_rows(
-    api: YouTube, user_id: str, pl: Mapping[str, Any], fetched_at: str
+    api: YouTube,
+    user_id: str,
+    pl: Mapping[str, Any],
+    fetched_at: str,
+    odd: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """A playlist's videos; an item that is not an object (a null) goes to `odd`."""
     pid = str(pl.get("id"))
     snippet = obj(pl.get("snippet"))
     params = {"part": "snippet,contentDetails", "playlistId": pid, "maxResults": BATCH}
-    items = [i for page in page_token_pages(api.get, "playlistItems", params) for i in _items(page)]
+    pages = page_token_pages(api.get, "playlistItems", params)
+    entries = [i for page in pages for i in items(page, odd=odd)]
     ids = []
     added: dict[str, Mapping[str, Any]] = {}
-    for it in items:
+    for it in entries:
         details = obj(it.get("contentDetails"))
         if details.get("videoId"):
             vid = str(details["videoId"])
@@ -166,7 +178,8 @@ def playlist_rows(
             "videos",
             {"part": "snippet,contentDetails,statistics", "id": ",".join(unique[i : i + BATCH])},
         )
-        for v in _items(body if isinstance(body, dict) else {}):
+        # a video the answer lacks (or sends as null) keeps its row with NULL details
+        for v in items(body if isinstance(body, dict) else {}):
             videos[str(v.get("id"))] = v
     rows = []
     for vid in unique:
@@ -213,8 +226,3 @@ def video_record(
         "comment_count": stats.get("commentCount"),
         "fetched_at": fetched_at,
     }
-
-
-def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
-    items = page.get("items")
-    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
