@@ -12,8 +12,9 @@ from trackline.contracts.loader import ContractRegistry
 from trackline.errors import ConfigError, QueryError
 from trackline.warehouse.base import open_warehouse
 from trackline.warehouse.bigquery import is_query, to_bigquery
-from trackline.warehouse.bigquery_client import BigQuery, Target
+from trackline.warehouse.bigquery_client import BigQuery
 from trackline.warehouse.bigquery_ddl import cluster_fields, table_schema, time_partitioning
+from trackline.warehouse.bigquery_target import Target
 
 T = Target("proj-1", "lake_ds")
 

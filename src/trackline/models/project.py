@@ -49,7 +49,7 @@ def write_profiles(settings: Settings) -> Path:
     if settings.duckdb_threads:
         local["settings"]["threads"] = settings.duckdb_threads
     if settings.warehouse_kind == "bigquery":  # the bigquery target: the configured dataset
-        from trackline.warehouse.bigquery_client import Target
+        from trackline.warehouse.bigquery_target import Target
 
         where = Target.parse(settings.warehouse_uri or "")
         bq = profiles[PROFILE]["outputs"]["bigquery"]

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from trackline.config import Settings
 from trackline.errors import QueryError
-from trackline.warehouse.bigquery_client import BigQuery, Target
+from trackline.warehouse.bigquery_client import BigQuery
+from trackline.warehouse.bigquery_target import Target
 
 META_PREFIX = "meta_"
 META_TABLES = ("runs", "rejected", "reports")

@@ -9,9 +9,7 @@ in API calls. Every call has a deadline: a retrying client left alone waits ten 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,11 @@ from typing import Any
 import pyarrow as pa
 
 from trackline.config import Settings
-from trackline.errors import ConfigError, QueryError, TracklineError
+from trackline.errors import QueryError, TracklineError
 from trackline.extras import require_extra
 from trackline.redact import redact
+from trackline.warehouse.bigquery_target import Target
 
-PROJECT = re.compile(r"^[a-z][a-z0-9:.-]{0,127}$")  # "domain.com:project" kept possible
-DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 # A job (load, query, DML) must finish within this; each HTTP request within the settings'
 # `http_timeout_seconds`; retries of a failing request give up after RETRY_SECONDS.
 JOB_SECONDS = 600.0
@@ -33,33 +30,6 @@ RETRY_SECONDS = 30.0
 
 class BigQueryError(TracklineError):
     """A BigQuery call failed (the message names the step and BigQuery's reason)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the warehouse lives: a project and a dataset."""
-
-    project: str
-    dataset: str
-
-    @classmethod
-    def parse(cls, uri: str) -> Target:
-        rest = uri.removeprefix("bigquery://")
-        project, _, dataset = rest.partition("/")
-        dataset = dataset.rstrip("/")
-        if not PROJECT.match(project) or not DATASET.match(dataset):
-            raise ConfigError(
-                f"invalid BigQuery warehouse URI {uri!r}: use bigquery://PROJECT/DATASET "
-                "(a dataset name is letters, digits and underscores)"
-            )
-        return cls(project, dataset)
-
-    def table(self, name: str) -> str:
-        return f"{self.project}.{self.dataset}.{name}"
-
-    @property
-    def uri(self) -> str:
-        return f"bigquery://{self.project}/{self.dataset}"
 
 
 def _param(name: str, value: Any) -> Any:
