@@ -76,3 +76,40 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
     assert runs[1]["valid_rows"] == counts["valid"] and runs[0]["valid_rows"] == 0
     report = run("report", first["run_id"][:8], "--json")
     assert report["run_id"] == first["run_id"] and report["quality"] and report["slices"]
+
+
+def test_groups_create_ingest_then_analytics_group_on_bigquery(tmp_path: Path) -> None:
+    """A user's friend-group report on BigQuery: the plays counted are BigQuery's rows."""
+    endpoint = require("bigquery")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+    env |= {
+        "TRACKLINE_HOME": str(tmp_path / "home"),
+        "TRACKLINE_WAREHOUSE_URI": f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}",
+        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
+    }
+
+    def run(*args: str) -> Any:
+        proc = subprocess.run(
+            [sys.executable, "-m", "trackline", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout) if "--json" in args else proc
+
+    data = tmp_path / "listens.ndjson"
+    write("listens", 300, data, seed=21)
+    users = sorted({json.loads(line)["user_id"] for line in data.read_text().splitlines()})[:2]
+    for u in users:
+        run("users", "add", u)
+    run("groups", "create", "club", *(a for u in users for a in ("--user", u)))
+    assert run("ingest", str(data), "--dataset", "listens", "--json")["counts"]["valid"] > 0
+    report = run("analytics", "group", "--group", "club", "--json")
+    assert report["group"] == "club" and report["members"] == users
+    # the local DuckDB file is never written on BigQuery: these plays can only be BigQuery's
+    assert all(report["per_member"][u]["plays"] > 0 for u in users)
+    assert len(report["overlap"]) == 1  # the one pair
