@@ -124,3 +124,27 @@ def test_stream_page_shows_new_batches(streaming: tuple[Path, Any], browser: Any
             page.close()
     assert len(set(values)) >= 3, values  # the page showed the stream growing
     assert values == sorted(values)
+
+
+def test_a_writer_gets_the_file_from_an_idle_dashboard(tmp_path: Path) -> None:
+    """The dashboard keeps its read-only opening warm after a request (10 s), but a writer
+    that asks (`<warehouse>.writing`) gets the file well within its own 3 s wait."""
+    import httpx
+
+    from tests.web.dashboard import data
+    from trackline.web.dashboard.app import create_app
+
+    settings = data.settings_for(tmp_path / "home")
+    data.batch_runs(settings, tmp_path, n=50)
+    more = data.write_ndjson(tmp_path / "more.ndjson", data.events(20, seed=9))
+    with serve_app(create_app(settings)) as url:
+        assert httpx.get(url + "/runs", timeout=30).status_code == 200  # opening now kept
+        env = {**os.environ, "TRACKLINE_HOME": str(settings.home),
+               "TRACKLINE_WAREHOUSE_READ_WAIT_SECONDS": "3"}  # fmt: skip
+        cmd = [sys.executable, "-m", "trackline", "-q", "ingest", str(more)]
+        r = subprocess.run(
+            [*cmd, "-d", "listening_events"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 0, r.stderr
+        page = httpx.get(url + "/runs", timeout=30).text
+    assert page.count('<tr class="run">') == 3

@@ -34,7 +34,8 @@ from trackline.warehouse.duckdb import wanted_since
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CACHE_ENTRIES = 512
-KEEP_SECONDS = 1.0  # a read-only opening outlives its last request this long (warm cache)
+KEEP_SECONDS = 10.0  # a read-only opening outlives its last request this long (warm cache)
+KEEP_POLL_SECONDS = 0.05  # how often an idle opening looks for a writer asking for the file
 YIELD_SECONDS = 0.05  # after closing for a waiting writer, before opening again
 VERSION_SQL = "SELECT count(*) AS runs, sum(input_rows) AS rows FROM meta.runs"
 
@@ -140,8 +141,9 @@ class Source:
         """The warehouse for one request. DuckDB: one read-only opening shared by the
         requests in flight (each on its own cursor: DuckDB gives a process one instance per
         file), kept `KEEP_SECONDS` after the last one (its cache stays warm) unless a writer
-        asked for the file (`<warehouse>.writing`): then it is closed and requests wait for a
-        new opening, which the writer's turn comes before."""
+        asks for the file (`<warehouse>.writing`, looked at every `KEEP_POLL_SECONDS`): then
+        it is closed and requests wait for a new opening, which the writer's turn comes
+        before."""
         if self.kind != "duckdb":
             wh = open_warehouse(self.settings, read_only=True, kind=self.kind)
             try:
@@ -186,14 +188,23 @@ class Source:
                 self._close()
                 return
             generation = self._generation
-        timer = threading.Timer(KEEP_SECONDS, self._close_idle, args=(generation,))
-        timer.daemon = True
-        timer.start()
+        keeper = threading.Thread(
+            target=self._keep, args=(generation,), daemon=True, name="trackline-dashboard-keep"
+        )
+        keeper.start()
 
-    def _close_idle(self, generation: int) -> None:
-        with self._turn:
-            if not self._users and generation == self._generation:
-                self._close()
+    def _keep(self, generation: int) -> None:
+        """Keep the idle opening `KEEP_SECONDS`, letting it go at once when a writer asks
+        (checked every `KEEP_POLL_SECONDS`); a newer request's keeper takes over."""
+        deadline = time.monotonic() + KEEP_SECONDS
+        while True:
+            time.sleep(KEEP_POLL_SECONDS)
+            with self._turn:
+                if self._users or generation != self._generation:
+                    return
+                if time.monotonic() >= deadline or self._writer_waits():
+                    self._close()
+                    return
 
     def _close(self) -> None:
         if self._shared is not None:
