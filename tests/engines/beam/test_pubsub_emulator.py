@@ -5,7 +5,6 @@ through Beam's own Pub/Sub reader (anonymous credentials, the emulator's endpoin
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,15 +55,22 @@ def test_pubsub_to_lake_through_beam(tmp_path: Path, monkeypatch: pytest.MonkeyP
             for line in f.read_bytes().splitlines()
         }
 
-    # The pipeline runs until cancelled: give it a bounded time, in rounds, until every
-    # message is in the lake (a window is written once the watermark passes its end: 5 s
-    # windows here instead of a minute, so the test need not wait for one)
-    deadline = time.monotonic() + 150
-    summary: dict[str, object] = {}
-    while len(raw_lines()) < len(events) and time.monotonic() < deadline:
-        summary = run_stream(
-            settings, RunnerOptions(), subscription=sub, seconds=20, window_seconds=5
-        )
+    def landed() -> bool:
+        tables = list((lake / "tables").rglob("*.parquet")) if (lake / "tables").exists() else []
+        errors = list((lake / "raw" / "errors").rglob("*.ndjson"))
+        return len(raw_lines()) >= len(events) and len(errors) >= 2 and bool(tables)
+
+    # The pipeline runs until cancelled: it is stopped once everything landed, or after a
+    # bounded time (a window is written once the watermark passes its end: 5 s windows here
+    # instead of a minute, so the test need not wait for one)
+    summary = run_stream(
+        settings,
+        RunnerOptions(),
+        subscription=sub,
+        seconds=180,
+        window_seconds=5,
+        stop_when=landed,
+    )
     assert summary.get("source") == sub
     # every message as received (a message redelivered after a cancel may appear twice: the
     # lake is at least once)

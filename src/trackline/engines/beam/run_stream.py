@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from trackline.config import Settings
@@ -71,10 +72,11 @@ def run_stream(
     seconds: float | None = None,
     window_seconds: int | None = None,
     wait: bool = True,
+    stop_when: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Run the streaming pipeline until it is stopped (Ctrl-C), or for `seconds`, then cancel
     it; what ran and how it ended. `wait=False` returns once the job is submitted (a runner
-    such as Dataflow runs it on)."""
+    such as Dataflow runs it on); `stop_when`, asked twice a second, stops it early."""
     import apache_beam as beam
 
     from trackline.engines.beam import streaming
@@ -116,6 +118,8 @@ def run_stream(
     try:
         while waiter.is_alive() and (until is None or time.monotonic() < until):
             waiter.join(0.5 if until is None else max(0.0, min(0.5, until - time.monotonic())))
+            if stop_when is not None and stop_when():
+                break
     except KeyboardInterrupt:
         log.info("stream.stopping engine=beam")
     finally:
