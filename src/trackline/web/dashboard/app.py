@@ -95,7 +95,9 @@ def environment() -> Environment:
     return env
 
 
-def create_app(settings: Settings, *, token: str | None = None, kind: str = "duckdb") -> Starlette:
+def create_app(
+    settings: Settings, *, token: str | None = None, kind: str | None = None
+) -> Starlette:
     src = Source(settings, kind=kind)
     auth = DashboardAuth(token)
     env = environment()

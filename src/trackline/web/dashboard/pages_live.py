@@ -29,6 +29,8 @@ def stream(src: Source, q: QueryParams) -> Page:
         return "stream.html", ctx
     run = params.run_id(params.text(q, "run"))
     with src.warehouse() as r:
+        if not r.has_table("meta", "stream_metrics"):
+            return "stream.html", ctx  # no stream has written to this warehouse yet
         streams = r.rows(
             "SELECT run_id, topic, min(committed_at) AS first_at, max(committed_at) AS last_at, "
             "sum(events) AS events, sum(rejected) AS rejected, count(*) AS batches "

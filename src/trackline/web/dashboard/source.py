@@ -266,6 +266,23 @@ class Reads:
         """SQL: the array `column` holds the bound value `$param`."""
         return f"list_contains({column}, ${param})"
 
+    def has_table(self, schema: str, name: str) -> bool:
+        """The table exists (a warehouse made before it was added may lack a `meta` one)."""
+        if self.dialect == "bigquery":
+            try:
+                self.wh.query(f"SELECT 1 AS x FROM {schema}.{ident(name)} LIMIT 1")
+            except TracklineError as exc:
+                if "not found" in str(exc).lower():
+                    return False
+                raise
+            return True
+        rows = self.rows(
+            "SELECT count(*) AS n FROM information_schema.tables "
+            "WHERE table_schema = $s AND table_name = $t",
+            {"s": schema, "t": name},
+        )
+        return bool(rows[0]["n"])
+
     def tables(self) -> set[str]:
         """Dataset tables in the warehouse's main schema."""
         if self.dialect == "bigquery":
