@@ -10,6 +10,7 @@ from trackline.errors import ConfigError
 PROJECT = re.compile(r"^[a-z][a-z0-9:.-]{0,127}$")  # "domain.com:project" kept possible
 DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
+
 @dataclass(frozen=True)
 class Target:
     """Where the warehouse lives: a project and a dataset."""
