@@ -75,13 +75,13 @@ def test_unknown_protocol_is_a_config_error() -> None:
 
 
 def test_gcs_lake_writes_each_object_once_under_its_final_name(bucket: Bucket) -> None:
-    lake = Lake(bucket.uri("root"))
+    lake = Lake(bucket.uri("lake"))
     lake.write_json(lake.path("manifests", "r1.json"), {"a": 1})
     stored = lake.write_parquet(
         pa.table({"x": [1, 2, 3]}).to_reader(), lake.path("rejected", "p.parquet")
     )
-    assert lake.display(stored.path) == f"gs://{bucket.name}/root/rejected/p.parquet"
-    assert bucket.objects() == ["root/manifests/r1.json", "root/rejected/p.parquet"]
+    assert lake.display(stored.path) == f"gs://{bucket.name}/lake/rejected/p.parquet"
+    assert bucket.objects() == ["lake/manifests/r1.json", "lake/rejected/p.parquet"]
 
 
 def test_a_missing_bucket_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
