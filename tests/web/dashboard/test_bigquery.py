@@ -51,3 +51,52 @@ def test_pages_read_a_bigquery_warehouse(tmp_path: Path) -> None:
     rows = client.get(f"/rejected.csv?run={run}").text.strip().splitlines()
     assert len(rows) > 1 and rows[0].startswith("run_id,dataset,record")
     assert client.get("/runs/rnosuch").status_code == 404
+
+
+def test_group_page_reads_the_members_plays_from_bigquery(tmp_path: Path) -> None:
+    """The group page on BigQuery: the members' plays are BigQuery's rows (the local DuckDB
+    file is never written there); recommendations say why they are not shown."""
+    import json
+    import time
+
+    endpoint = require("bigquery")
+    uri = f"bigquery://trackline-test/dash_{uuid.uuid4().hex[:12]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+    env |= {
+        "TRACKLINE_HOME": str(tmp_path / "home"),
+        "TRACKLINE_WAREHOUSE_URI": uri,
+        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
+    }
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "trackline", "-q", *args],
+            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    data = tmp_path / "listens.ndjson"
+    write("listens", 300, data, seed=21)
+    users = sorted({json.loads(line)["user_id"] for line in data.read_text().splitlines()})[:2]
+    for u in users:
+        run("users", "add", u)
+    run("groups", "create", "club", *(a for u in users for a in ("--user", u)))
+    run("ingest", str(data), "--dataset", "listens")
+
+    from starlette.testclient import TestClient
+
+    from trackline.config import Settings
+    from trackline.web.dashboard.app import create_app
+
+    settings = Settings.load(home=tmp_path / "home", warehouse_uri=uri, bigquery_endpoint=endpoint)
+    client = TestClient(create_app(settings))
+    deadline = time.monotonic() + 120
+    while 'id="computing"' in (page := client.get("/group?group=club").text):
+        assert time.monotonic() < deadline, "the group report was never ready"
+        time.sleep(0.5)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "read the DuckDB warehouse" not in text.split("Recommendations")[0]
+    for u in users:  # each member's plays, counted from BigQuery's rows
+        m = re.search(rf"{re.escape(u)} · (\d+) plays", text)
+        assert m is not None and int(m.group(1)) > 0, text[:1500]
+    assert "not shown on BigQuery" in text

@@ -142,7 +142,7 @@ def group(src: Source, q: QueryParams) -> Page:
     if chosen is None:
         raise params.NotFound(f"no group {name!r}")
     ctx["group"] = chosen
-    if src.kind != "duckdb":
+    if src.kind not in ("duckdb", "bigquery"):
         ctx["error"] = "group analytics read the DuckDB warehouse (not available on this one)"
         return "group.html", ctx
     if not src.has_warehouse():
@@ -169,6 +169,7 @@ def group(src: Source, q: QueryParams) -> Page:
     ctx.update(
         report=report,
         recs=recs,
+        recs_unavailable=src.settings.warehouse_kind == "bigquery",
         plays_chart=charts.bars(sorted(plays.items(), key=lambda kv: -kv[1]), "plays per member"),
         heatmap=charts.heatmap(
             members,
@@ -187,6 +188,8 @@ def _analyse(src: Source, users: list[str]) -> tuple[dict[str, Any], list[dict[s
     from trackline.recommend import base
     from trackline.recommend.service import prepare
 
+    if src.settings.warehouse_kind == "bigquery":
+        return _analyse_bigquery(src, users), []
     with src.warehouse() as r:
         con = getattr(r.wh, "con", None)
         if con is None:
@@ -204,3 +207,18 @@ def _analyse(src: Source, users: list[str]) -> tuple[dict[str, Any], list[dict[s
     for x in recs:
         x.update({k: v for k, v in found.get(x["track_id"], {}).items() if k != "track_id"})
     return report, recs
+
+
+def _analyse_bigquery(src: Source, users: list[str]) -> dict[str, Any]:
+    """On BigQuery, the members' rows copied into an in-memory DuckDB (as `trackline analytics
+    group` does); recommendations need everyone's plays and stay with the DuckDB warehouse."""
+    from trackline.analytics.group_listening import group_report
+    from trackline.analytics.members import require_known
+    from trackline.warehouse.bigquery_groups import member_rows
+
+    con = member_rows(src.settings, users)
+    try:
+        require_known(src.settings, con, users)
+        return group_report(con, users, top_n=10, min_play_ms=src.settings.min_play_ms)
+    finally:
+        con.close()
