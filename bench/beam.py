@@ -1,5 +1,6 @@
 """Benchmark: the reference job (`../shared/bench/`) through trackline's Beam engine and through
-the seed-style Beam pipeline, on the DirectRunner with two worker processes, in the same run.
+the seed-style Beam pipeline, on the DirectRunner with two workers (trackline: threads, its
+default; seed-style: processes), in the same run.
 
     .venv/bin/python bench/beam.py                  # 1M events
     .venv/bin/python bench/beam.py --events 20000   # a quick check that it works
@@ -184,7 +185,10 @@ def main() -> None:
                 )
         n = args.events
         print(f"{n:,} events, valid {seed['valid']:,}, invalid {seed['invalid']:,} (all agree)")
-        print(f"DirectRunner, {args.workers} worker processes (machine shared: figures are noisy)")
+        print(
+            f"DirectRunner, {args.workers} workers (trackline: threads, its default; seed-style: "
+            "processes; machine shared: figures are noisy)"
+        )
         for name, got in (
             ("seed-style Beam (run_beam.py)", seed),
             ("trackline --engine beam", beam),

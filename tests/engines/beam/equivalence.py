@@ -30,11 +30,13 @@ def ingest(
     force: bool = False,
     workers: int = 1,
     split_bytes: int = 32 << 20,
+    mode: str | None = None,
 ) -> RunResult:
     s = settings(root, engine)
     if engine == "local":
         return LocalEngine(s).ingest(paths, dataset, now=now, force=force)
-    runner = RunnerOptions(num_workers=workers)
+    extra = (f"--direct_running_mode={mode}",) if mode else ()
+    runner = RunnerOptions(num_workers=workers, extra=extra)
     engine = BeamEngine(s, runner=runner, split_bytes=split_bytes)
     return engine.ingest(paths, dataset, now=now, force=force)
 

@@ -34,9 +34,12 @@ def both(
     force: bool = False,
     workers: int = 1,
     split_bytes: int = 32 << 20,
+    mode: str | None = None,
 ) -> tuple[dict[str, object], dict[str, object]]:
     results = {
-        e: ingest(root, e, paths, dataset, NOW, force=force, workers=workers, split_bytes=split)
+        e: ingest(
+            root, e, paths, dataset, NOW, force=force, workers=workers, split_bytes=split, mode=mode
+        )
         for e, split in (("local", 0), ("beam", split_bytes))
     }
     local, beam = (outcome(settings(root, e), results[e]) for e in ("local", "beam"))
@@ -135,10 +138,12 @@ def test_malformed_records_repeats_and_known_keys_same_result(tmp_path: Path) ->
     assert counts2["duplicates_in_warehouse"] == counts["valid"] + counts["duplicates_in_input"]
 
 
-def test_two_worker_processes_same_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
+def test_two_workers_same_result(tmp_path: Path, mode: str) -> None:
+    """Two workers as threads (the default for more than one) and as processes."""
     paths = [
         str(write("listens", 1500, tmp_path / "l.ndjson", invalid_share=0.2, seed=7, now=NOW).path),
         str(write("listens", 500, tmp_path / "l2.csv.gz", invalid_share=0.2, seed=8, now=NOW).path),
     ]
-    local, beam = both(tmp_path, paths, "listens", workers=2, split_bytes=60_000)
+    local, beam = both(tmp_path, paths, "listens", workers=2, split_bytes=60_000, mode=mode)
     assert_same(local, beam)

@@ -88,10 +88,10 @@ def test_runner_options_name_the_offline_direct_modes_and_pass_the_rest() -> Non
     one = RunnerOptions().args()
     assert "--direct_running_mode=in_memory" in one and "--direct_num_workers=1" in one
     two = RunnerOptions(num_workers=2).args()
-    assert "--direct_running_mode=multi_processing" in two and "--direct_num_workers=2" in two
-    mine = RunnerOptions(extra=("--direct_running_mode=multi_threading",)).args()
+    assert "--direct_running_mode=multi_threading" in two and "--direct_num_workers=2" in two
+    mine = RunnerOptions(num_workers=2, extra=("--direct_running_mode=multi_processing",)).args()
     assert [a for a in mine if a.startswith("--direct_running_mode")] == [
-        "--direct_running_mode=multi_threading"
+        "--direct_running_mode=multi_processing"
     ]
     flow = RunnerOptions(
         runner="DataflowRunner",
