@@ -15,20 +15,25 @@ from tests.services import require
 from trackline.generate.writers import write
 
 
-def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
-    endpoint = require("bigquery")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
-    env |= {
-        "TRACKLINE_HOME": str(tmp_path / "home"),
-        "TRACKLINE_WAREHOUSE_URI": f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}",
-        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
-    }
+class BigQueryCLI:
+    """`trackline` in a subprocess, with a home of its own and a fresh BigQuery dataset on the
+    emulator (nothing of the caller's TRACKLINE_* settings leaks in)."""
 
-    def run(*args: str, code: int = 0) -> Any:
+    def __init__(self, tmp_path: Path, endpoint: str) -> None:
+        self.cwd = tmp_path
+        self.uri = f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
+        self.env |= {
+            "TRACKLINE_HOME": str(tmp_path / "home"),
+            "TRACKLINE_WAREHOUSE_URI": self.uri,
+            "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
+        }
+
+    def __call__(self, *args: str, code: int = 0) -> Any:
         proc = subprocess.run(
             [sys.executable, "-m", "trackline", *args],
-            cwd=tmp_path,
-            env=env,
+            cwd=self.cwd,
+            env=self.env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -36,6 +41,10 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
         )
         assert proc.returncode == code, proc.stderr[-2000:]
         return json.loads(proc.stdout) if "--json" in args and proc.stdout.strip() else proc
+
+
+def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
+    run = BigQueryCLI(tmp_path, require("bigquery"))
 
     data = tmp_path / "orders.ndjson"
     made = write("orders", 400, data, invalid_share=0.1, seed=7)
@@ -45,7 +54,7 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
         counts["input"] == made.count == counts["valid"] + counts["rejected"] + counts["duplicates"]
     )
     assert counts["rejected"] > 0 and counts["valid"] > 0
-    assert first["paths"]["warehouse"] == env["TRACKLINE_WAREHOUSE_URI"]
+    assert first["paths"]["warehouse"] == run.uri
     assert run("ingest", str(data), "--dataset", "orders", "--json")["skipped"] is True
     again = run("ingest", str(data), "--dataset", "orders", "--force", "--json")
     forced, forced_id = again["counts"], again["run_id"]
@@ -53,7 +62,7 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
     assert forced["duplicates_in_warehouse"] == counts["valid"] + counts["duplicates_in_input"]
 
     shown = run("config", "show", "--json")["resolved"]
-    assert shown["warehouse"] == env["TRACKLINE_WAREHOUSE_URI"]
+    assert shown["warehouse"] == run.uri
     refused = run("query", "DELETE FROM orders", code=2)
     assert "read-only" in refused.stderr
     [held] = run(
@@ -80,26 +89,7 @@ def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:
 
 def test_groups_create_ingest_then_analytics_group_on_bigquery(tmp_path: Path) -> None:
     """A user's friend-group report on BigQuery: the plays counted are BigQuery's rows."""
-    endpoint = require("bigquery")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
-    env |= {
-        "TRACKLINE_HOME": str(tmp_path / "home"),
-        "TRACKLINE_WAREHOUSE_URI": f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}",
-        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
-    }
-
-    def run(*args: str) -> Any:
-        proc = subprocess.run(
-            [sys.executable, "-m", "trackline", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return json.loads(proc.stdout) if "--json" in args else proc
+    run = BigQueryCLI(tmp_path, require("bigquery"))
 
     data = tmp_path / "listens.ndjson"
     write("listens", 300, data, seed=21)

@@ -103,20 +103,28 @@ def _run_filters(q: QueryParams, r: Reads) -> tuple[str, dict[str, Any], dict[st
     return (" WHERE " + " AND ".join(where)) if where else "", bound, shown
 
 
+def _paged(
+    r: Reads, table: str, columns: str, where: str, bound: dict[str, Any], order: str, page: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many rows match, and the page's rows in `order` (constant SQL, bound values)."""
+    (count,) = r.rows(f"SELECT count(*) AS n FROM {table}{where}", bound)
+    rows = r.rows(
+        f"SELECT {columns} FROM {table}{where} ORDER BY {order} LIMIT $limit OFFSET $offset",
+        {**bound, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
+    )
+    return int(count["n"]), rows
+
+
 def runs(src: Source, q: QueryParams) -> Page:
     page = params.page(q)
     if not src.has_warehouse():
         return "runs.html", {"runs": [], "datasets": [], "filters": {}, "page": 1, "pages": 1}
     with src.warehouse() as r:
         where, bound, shown = _run_filters(q, r)
-        (count,) = r.rows(f"SELECT count(*) AS n FROM meta.runs{where}", bound)
-        rows = r.rows(
-            f"SELECT {RUN_COLUMNS} FROM meta.runs{where} "
-            "ORDER BY started_at DESC, run_id LIMIT $limit OFFSET $offset",
-            {**bound, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
+        total, rows = _paged(
+            r, "meta.runs", RUN_COLUMNS, where, bound, "started_at DESC, run_id", page
         )
         names = datasets(r)
-    total = int(count["n"])
     return "runs.html", {
         "runs": rows,
         "datasets": names,
@@ -187,15 +195,10 @@ def rejected(src: Source, q: QueryParams) -> Page:
         return "rejected.html", {"rows": [], "datasets": [], "filters": {}, "page": 1, "pages": 1}
     with src.warehouse() as r:
         where, bound, shown = _rejected_filters(q, r)
-        (count,) = r.rows(f"SELECT count(*) AS n FROM meta.rejected{where}", bound)
-        rows = r.rows(
-            f"SELECT {REJECTED_COLUMNS} FROM meta.rejected{where} "
-            "ORDER BY run_id, source_file, source_line LIMIT $limit OFFSET $offset",
-            {**bound, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
-        )
+        order = "run_id, source_file, source_line"
+        total, rows = _paged(r, "meta.rejected", REJECTED_COLUMNS, where, bound, order, page)
         names = datasets(r)
         reasons = _reasons(r, shown["dataset"] or None, shown["run"] or None)
-    total = int(count["n"])
     return "rejected.html", {
         "rows": rows,
         "datasets": names,
