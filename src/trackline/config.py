@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     bigquery_location: str | None = Field(
         default=None, description="BigQuery location of new datasets and jobs (e.g. EU)"
     )
+    bigquery_storage_endpoint: str | None = Field(
+        default=None,
+        description="host:port of the BigQuery Storage API's gRPC endpoint of an emulator "
+        "(e.g. 127.0.0.1:9060): plain gRPC, anonymous credentials; unset = Google's",
+    )
     contracts_dir: Path | None = Field(default=None, description="Folder of user contract YAMLs")
     state_uri: str | None = Field(
         default=None,
