@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -50,8 +51,14 @@ def stream_job(
     if id_label and options.direct:
         raise UsageError("--id-label: the DirectRunner does not support it (Dataflow does)")
     registry = ContractRegistry(settings.contracts_dir)
+    contracts = {t: registry.get(t) for t in EVENT_TYPES}
+    bigquery = None
+    if settings.warehouse_kind == "bigquery":  # the tables exist before a window is written
+        from trackline.engines.beam.stream_warehouse import prepare
+
+        bigquery = prepare(settings, contracts)
     return StreamJob(
-        contracts={t: registry.get(t) for t in EVENT_TYPES},
+        contracts=contracts,
         lake_uri=settings.lake,
         topic=None if subscription else pubsub_path(topic or "events", "topics", options.project),
         subscription=(
@@ -59,6 +66,8 @@ def stream_job(
         ),
         id_label=id_label,
         tolerance=settings.future_tolerance_seconds,
+        bigquery=bigquery,
+        run_id=f"stream-beam-{uuid.uuid4().hex[:8]}",
     )
 
 
@@ -99,6 +108,7 @@ def run_stream(
         "runner": options.runner,
         "source": job.subscription or job.topic,
         "lake": settings.lake,
+        **({"warehouse": job.bigquery.uri, "run_id": job.run_id} if job.bigquery else {}),
     }
     if not wait:
         return {**summary, "state": str(result.state)}

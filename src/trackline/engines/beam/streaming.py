@@ -7,15 +7,18 @@ files of raw events and dead letters -> the valid rows per type.
    ─► CheckWindow: the type's kernel over batches of `batch_rows` (one DuckDB per DoFn)
         ├─► raw/<event>/YYYY/MM/DD/HH/mm/<event>-<window ms>-<shard>.ndjson  (as received)
         ├─► raw/errors/<event>/YYYY/MM/DD/HH/mm/...                         (dead letters)
-        └─► tables/<event>/YYYY/MM/DD/HH/mm/<event>-<window ms>-<shard>.parquet (valid rows)
+        └─► valid rows: the type's BigQuery table (Storage Write API), when the warehouse is
+            BigQuery; else tables/<event>/YYYY/MM/DD/HH/mm/<event>-<window ms>-<shard>.parquet
 ```
 
 The raw and error files are `trackline stream`'s (`stream.writer.LakeWriter` writes both), the
 minute is the message's publish time (the element's timestamp). A message whose event_type
 names no contract is a dead letter under `unknown`. Repeated keys within a type's minute are
 counted and dropped (the kernel's dedup); redelivery is Pub/Sub's `id_label` on Dataflow (the
-DirectRunner does not support it). Valid rows land as Parquet per type and minute; the
-BigQuery Storage Write API (a Java cross-language transform) is not wired here.
+DirectRunner does not support it). With a BigQuery warehouse (`StreamJob.bigquery`), a type's
+valid rows of a window go to its table in one pending write stream, committed at once
+(`warehouse/bigquery_write.py`; Beam's own Storage Write API sink is a Java cross-language
+transform, not used); otherwise they land as Parquet per type and minute.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ import pyarrow.parquet as pq
 from trackline.bus.base import Message
 from trackline.contracts.kernel import Kernel
 from trackline.contracts.spec import Contract
+from trackline.engines.beam.stream_warehouse import table_rows
 from trackline.lake import Lake
 from trackline.stream.shapes import UNKNOWN_TYPE, kernel_input, unknown_rejected
 from trackline.stream.writer import UNKNOWN, LakeWriter
+from trackline.warehouse.bigquery_write import Appender, WriteTarget
 
 beam: Any = apache_beam  # untyped: one Any, not an ignore per call
 
@@ -54,6 +59,8 @@ class StreamJob:
     tolerance: int = 300
     batch_rows: int = 500
     window_seconds: int = WINDOW_SECONDS  # one minute; a test may shorten it
+    bigquery: WriteTarget | None = None  # valid rows to BigQuery (the tables made beforehand)
+    run_id: str = ""  # the rows' run_id in BigQuery
 
 
 def to_message(m: Any, timestamp: Any = None) -> Message:
@@ -86,22 +93,28 @@ class KeyByType(beam.DoFn):  # type: ignore[misc]
 
 
 class CheckWindow(beam.DoFn):  # type: ignore[misc]
-    """(event type, a window's messages) -> the lake's raw and error files and the valid
-    rows' Parquet; yields (kind, path) for each file written."""
+    """(event type, a window's messages) -> the lake's raw and error files, and the valid
+    rows to BigQuery or as Parquet; yields (kind, path) for each file written and
+    ("bigquery", "<table>:<rows>") for each window's rows committed to a table."""
 
     def __init__(self, job: StreamJob) -> None:
         self.job = job
         self.kernels: dict[str, Kernel] = {}
         self.counters: dict[str, Any] = {}
+        self.appender: Appender | None = None
 
     def setup(self) -> None:
         for t, c in self.job.contracts.items():
             self.kernels[t] = Kernel(c, future_tolerance_seconds=self.job.tolerance, threads=1)
         self.lake = Lake(self.job.lake_uri)
+        if self.job.bigquery is not None:
+            self.appender = Appender(self.job.bigquery)
 
     def teardown(self) -> None:
         for k in self.kernels.values():
             k.close()
+        if self.appender is not None:
+            self.appender.close()
 
     def _count(self, name: str, n: int) -> None:
         if n:
@@ -150,6 +163,14 @@ class CheckWindow(beam.DoFn):  # type: ignore[misc]
                 dead.append((chunk[i], reasons, detail))
         for path in writer.errors(event, dead, stamp):
             yield "errors", path
+        if self.appender is not None:  # last: a bundle failing after its commit appends again
+            contract = self.job.contracts[event]
+            rows = [table_rows(contract, t, now, self.job.run_id) for t in valid]
+            added = self.appender.append(contract.name, rows)
+            self._count(f"bigquery:{contract.name}", added)
+            if added:
+                yield "bigquery", f"{contract.name}:{added}"
+            return
         for table in valid:
             yield "table", self._table(event, table, stamp, writer.shard, msgs[0].publish_time)
 
