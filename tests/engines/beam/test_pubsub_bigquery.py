@@ -5,10 +5,12 @@ lake; the tables made by `trackline stream --engine beam` before it starts."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +32,7 @@ def test_pubsub_to_bigquery_through_beam(tmp_path: Path, monkeypatch: pytest.Mon
         bigquery_storage_endpoint=require("bigquery_storage"),
         http_timeout_seconds=20,
     )
-    from google.cloud import pubsub_v1
-
+    pubsub_v1: Any = importlib.import_module("google.cloud.pubsub_v1")  # untyped client
     name = f"beam-bq-{uuid.uuid4().hex[:10]}"
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
