@@ -18,6 +18,7 @@ import pytest
 
 from tests.services import require
 from trackline.config import Settings
+from trackline.warehouse import bigquery_write
 from trackline.warehouse.bigquery_client import BigQuery
 from trackline.warehouse.bigquery_write import Appender, StorageWriteError, WriteTarget
 
@@ -82,6 +83,41 @@ def test_two_batches_commit_together_and_read_back(settings: Settings, bq: BigQu
     assert [r["amount"] for r in rows] == [0.0, 1.5, 0.0, 1.5, 3.0]
     assert all(r["at"] == at and r["day"] == at.date() for r in rows)
     assert [r["ok"] for r in rows] == [True, False, True, False, True]
+
+
+def test_a_big_batch_goes_in_several_requests_at_their_offsets(
+    settings: Settings, bq: BigQuery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bigquery_write, "REQUEST_BYTES", 1)  # one row a request
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    appender = Appender(WriteTarget.from_settings(settings))
+    try:
+        assert appender.append("sales", [batch([f"r{i}" for i in range(7)], at)]) == 7
+    finally:
+        appender.close()
+    found = bq.query(f"SELECT event_id, items FROM `{bq.target.table('sales')}`").to_pylist()
+    assert sorted((r["event_id"], r["items"]) for r in found) == [(f"r{i}", i) for i in range(7)]
+
+
+def test_rows_of_an_uncommitted_stream_never_show(settings: Settings, bq: BigQuery) -> None:
+    from google.api_core import exceptions
+
+    unavailable: Any = exceptions.ServiceUnavailable  # untyped
+    appender = Appender(WriteTarget.from_settings(settings))
+
+    def lost(**_: Any) -> None:  # the commit never reaches the service
+        raise unavailable("connection reset")
+
+    appender.client.batch_commit_write_streams = lost
+    try:
+        with pytest.raises(StorageWriteError, match="could not commit the write stream"):
+            appender.append(
+                "sales", [batch(["a", "b"], datetime.now(UTC)), batch(["c"], datetime.now(UTC))]
+            )
+    finally:
+        appender.close()
+    count = f"SELECT COUNT(*) AS n FROM `{bq.target.table('sales')}`"
+    assert bq.query(count).to_pylist() == [{"n": 0}]  # appended, finalized, not committed
 
 
 def test_only_the_batch_columns_go_up_and_others_stay_null(

@@ -39,6 +39,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "JSON": pa.string(),
 }
 GOOGLE = "bigquerystorage.googleapis.com"
+REQUEST_BYTES = 4 << 20  # rows per AppendRows request: well under the API's 10 MB cap
 
 
 class StorageWriteError(BigQueryError):
@@ -135,7 +136,9 @@ class Appender:
 
         requests, offset = [], 0
         for i, t in enumerate(rows):
-            for batch in t.to_batches():
+            # an append request is capped (10 MB): batches of a few MB each
+            per = max(1, t.num_rows * REQUEST_BYTES // max(t.nbytes, 1))
+            for batch in t.to_batches(max_chunksize=per):
                 data = types.AppendRowsRequest.ArrowData(
                     rows=types.ArrowRecordBatch(
                         serialized_record_batch=batch.serialize().to_pybytes()
