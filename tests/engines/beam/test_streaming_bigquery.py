@@ -15,7 +15,7 @@ from typing import Any
 import apache_beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing import test_stream
 
 from tests.engines.beam.test_streaming import MINUTE, listen, message
 from tests.services import require
@@ -28,7 +28,7 @@ from trackline.warehouse.bigquery_client import BigQuery
 from trackline.warehouse.bigquery_ddl import table_schema
 
 beam: Any = apache_beam  # untyped: one Any, not an ignore per call
-Feed: Any = TestStream
+Feed: Any = test_stream.TestStream  # not named Test*: pytest would try to collect it
 PROJECT = "trackline-test"
 TYPES = ("listening_events", "orders")
 
