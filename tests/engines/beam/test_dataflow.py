@@ -16,9 +16,12 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, StandardOpt
 
 from trackline.contracts.loader import ContractRegistry
 from trackline.engines.beam.dofns import CheckBatch
-from trackline.engines.beam.template import PARAMETERS, graph, parse
+from trackline.engines.beam.options import RunnerOptions
+from trackline.engines.beam.run_stream import stream_job
+from trackline.engines.beam.template import PARAMETERS, _settings, graph, parse
 from trackline.errors import UsageError
 from trackline.generate.writers import write
+from trackline.warehouse.bigquery_write import WriteTarget
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "dataflow"
 FLOW = [
@@ -69,6 +72,34 @@ def test_stream_graph_builds_offline_for_dataflow() -> None:
     names = transforms(p)
     for step in ("Read", "ByType", "Minutes", "PerTypeAndMinute", "Check"):
         assert step in names
+
+
+def test_stream_graph_with_bigquery_builds_without_asking_bigquery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # no credentials and an endpoint nobody listens on: a call to BigQuery would fail
+    monkeypatch.setenv("TRACKLINE_BIGQUERY_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("TRACKLINE_BIGQUERY_STORAGE_ENDPOINT", "127.0.0.1:9")
+    argv = [
+        "--mode=stream",
+        "--subscription=projects/trackline-test/subscriptions/s",
+        "--lake_uri=gs://trackline-bucket/lake",
+        "--warehouse_uri=bigquery://trackline-test/events",
+        *FLOW,
+    ]
+    p = graph(argv)
+    assert "Check" in transforms(p)
+    args, _ = parse(argv)
+    job = stream_job(
+        _settings(args),
+        RunnerOptions(runner="DataflowRunner"),
+        topic=None,
+        subscription=args.subscription,
+        id_label=None,
+        create_tables=False,
+    )
+    assert job.bigquery == WriteTarget("trackline-test", "events", "127.0.0.1:9", 15.0)
+    assert job.run_id.startswith("stream-beam-")
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,10 @@ def stream_job(
     topic: str | None,
     subscription: str | None,
     id_label: str | None,
+    create_tables: bool = True,
 ) -> Any:
+    """The job `streaming.build` runs; with a BigQuery warehouse, its tables are created first
+    (not with `create_tables=False`: a graph built and not run changes nothing)."""
     from trackline.engines.beam.streaming import StreamJob
 
     if id_label and options.direct:
@@ -55,8 +58,12 @@ def stream_job(
     bigquery = None
     if settings.warehouse_kind == "bigquery":  # the tables exist before a window is written
         from trackline.engines.beam.stream_warehouse import prepare
+        from trackline.warehouse.bigquery_write import WriteTarget
 
-        bigquery = prepare(settings, contracts)
+        if create_tables:
+            bigquery = prepare(settings, contracts)
+        else:
+            bigquery = WriteTarget.from_settings(settings)
     return StreamJob(
         contracts=contracts,
         lake_uri=settings.lake,

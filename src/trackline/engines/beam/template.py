@@ -113,6 +113,7 @@ def graph(argv: Sequence[str]) -> Any:
             topic=args.topic,
             subscription=args.subscription,
             id_label=args.id_label,
+            create_tables=False,  # a dry run: BigQuery is not asked
         )
         streaming.build(streaming.read(p, job), job)
         return p
