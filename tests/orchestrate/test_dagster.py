@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.orchestrate.conftest import GROUP, Club
+from tests.services import require
 from tests.warehouse_rows import warehouse_rows
 
 dg = pytest.importorskip("dagster")
@@ -76,6 +78,26 @@ def test_rejected_share_over_the_threshold_fails_its_check_and_blocks_the_marts(
     assert found[("top_tracks", "rejected_share")].passed
     assert not result.success  # a blocking check failed: the mart was not built on it
     assert not result.asset_materializations_for_node("marts")
+
+
+def test_on_bigquery_the_checks_count_the_runs_rows_there(club: Club) -> None:
+    """The conservation check and the group report read the configured warehouse: on BigQuery
+    (the emulator) the home's DuckDB file is never written, so a count from it would be 0."""
+    on_bq = {
+        "warehouse_uri": f"bigquery://trackline-test/dag_{uuid.uuid4().hex[:12]}",
+        "bigquery_endpoint": require("bigquery"),
+        "http_timeout_seconds": 20,
+    }
+    result = materialize(club, ["fetched", *DATASETS, "group_report"], **on_bq)
+    assert result.success
+    found = checks(result)
+    assert set(found) == {(d, c) for d in DATASETS for c in ("rejected_share", "conservation")}
+    assert all(e.passed for e in found.values())
+    listens = found[("listens", "conservation")].metadata
+    assert listens["in_warehouse"].value == listens["valid"].value > 0
+    report = result.asset_materializations_for_node("group_report")[0].metadata
+    assert report["plays"].value == {"ana": 40, "ben": 40, "cy": 0}
+    assert not club.settings.warehouse.exists()
 
 
 def test_the_example_definitions_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from typing import Any
 import duckdb
 
 from trackline.analytics.plays import activity_sql
+from trackline.analytics.source import activity_connection
 from trackline.config import Settings
 from trackline.core import duck
 from trackline.errors import UsageError
-from trackline.warehouse.duckdb import DuckDBWarehouse
 
 MEMBER_ACTIVITY = """
 CREATE OR REPLACE TEMP TABLE member_activity AS
@@ -164,24 +164,13 @@ def group_report(
 
 
 def analyse_group(settings: Settings, users: Sequence[str], *, top_n: int = 10) -> dict[str, Any]:
-    """Open the warehouse read-only and build the report."""
+    """Open the warehouse read-only (on BigQuery, a copy of the members' rows) and build the
+    report."""
     from trackline.analytics.members import require_known
 
-    if settings.warehouse_kind == "bigquery":  # the members' rows, copied from BigQuery
-        from trackline.warehouse.bigquery_groups import member_rows
-
-        con = member_rows(settings, users)
-        try:
-            require_known(settings, con, users)
-            return group_report(con, users, top_n=top_n, min_play_ms=settings.min_play_ms)
-        finally:
-            con.close()
-    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
-    try:
-        require_known(settings, wh.con, users)
-        return group_report(wh.con, users, top_n=top_n, min_play_ms=settings.min_play_ms)
-    finally:
-        wh.close()
+    with activity_connection(settings, users=users, groups_of=users) as con:
+        require_known(settings, con, users)
+        return group_report(con, users, top_n=top_n, min_play_ms=settings.min_play_ms)
 
 
 def _drop(row: dict[str, Any], key: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ app `play` event. Shorter listens stay in the activity with `is_play` false; a s
 One play is one row even across contract versions: `listens` v1 kept the API's milliseconds,
 v2 stores the second, so rows are told apart by the second.
 
-A missing source table simply contributes nothing.
+A missing source table simply contributes nothing. `COLUMNS` names what the SQL reads of each
+table (a copy from another warehouse needs no more), `EVENT_TIME` the column that dates a row.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ SELECT CAST(NULL AS VARCHAR) AS origin, CAST(NULL AS VARCHAR) AS user_id,
     CAST(NULL AS BIGINT) AS ms_played, 0.0 AS minutes
 WHERE false
 """
+
+COLUMNS = {
+    "listens": (
+        "user_id", "track_id", "track_name", "artist_name", "genre", "country", "played_at",
+        "ms_played", "skipped", "minutes_played",
+    ),
+    "listening_events": (
+        "event_id", "user_id", "song_id", "artist_name", "genre", "country", "timestamp",
+        "event_type",
+    ),
+}  # fmt: skip
+EVENT_TIME = {"listens": "played_at", "listening_events": "timestamp"}
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

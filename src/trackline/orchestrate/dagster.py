@@ -169,14 +169,14 @@ def _checks(settings: Settings, dataset: str, run: dict[str, Any]) -> list[Any]:
     import dagster as dg
 
     from trackline.core.dialect import ident
-    from trackline.warehouse.duckdb import DuckDBWarehouse
+    from trackline.warehouse.base import open_warehouse
 
     total = int(run["input"])
     share = int(run["rejected"]) / total if total else 0.0
     limit = settings.quality_max_rejected_share
     loaded = 0
     if run["run_id"]:
-        wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
+        wh = open_warehouse(settings, read_only=True)  # the configured one: DuckDB or BigQuery
         try:
             body = wh.query(
                 f"SELECT count(*) AS n FROM {ident(dataset)} WHERE run_id = $r",

@@ -1,4 +1,5 @@
-"""Recommendations for members of the warehouse's listening history."""
+"""Recommendations for members of the warehouse's listening history (on BigQuery, computed
+over an in-memory copy of everyone's plays: `analytics/source.py`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import duckdb
 
 from trackline.analytics.members import require_known
 from trackline.analytics.plays import activity_sql
+from trackline.analytics.source import activity_connection
 from trackline.config import Settings
 from trackline.errors import UsageError
 from trackline.recommend import base
 from trackline.recommend.base import Recommendation
-from trackline.warehouse.duckdb import DuckDBWarehouse
 
 
 def prepare(con: duckdb.DuckDBPyConnection, *, min_play_ms: int) -> None:
@@ -26,7 +27,8 @@ def prepare(con: duckdb.DuckDBPyConnection, *, min_play_ms: int) -> None:
     )
 
 
-def _names(con: duckdb.DuckDBPyConnection, recs: list[Recommendation]) -> list[Recommendation]:
+def named(con: duckdb.DuckDBPyConnection, recs: list[Recommendation]) -> list[Recommendation]:
+    """The recommendations with their track and artist names (from `plays_source`)."""
     if not recs:
         return recs
     rows = con.execute(
@@ -55,10 +57,8 @@ def recommend(
     if not users:
         raise UsageError("recommend for a member (--user) or a group (--group)")
     recommender = base.get(method, seed)
-    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
-    try:
-        require_known(settings, wh.con, users)
-        prepare(wh.con, min_play_ms=settings.min_play_ms)
-        return _names(wh.con, recommender.recommend(wh.con, users, n))
-    finally:
-        wh.close()
+    # everyone's plays: similar listeners (knn) and the factors (als) come from all of them
+    with activity_connection(settings, groups_of=users) as con:
+        require_known(settings, con, users)
+        prepare(con, min_play_ms=settings.min_play_ms)
+        return named(con, recommender.recommend(con, users, n))

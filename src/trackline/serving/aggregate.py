@@ -14,9 +14,9 @@ from typing import Any
 import duckdb
 
 from trackline.analytics.plays import activity_sql
+from trackline.analytics.source import activity_connection
 from trackline.config import Settings
 from trackline.serving.base import open_store
-from trackline.warehouse.duckdb import DuckDBWarehouse
 
 log = logging.getLogger(__name__)
 DIMENSIONS = ("user", "genre", "country")
@@ -59,11 +59,8 @@ def daily_aggregates(
 def aggregate_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
     """Compute `day`'s aggregates (yesterday, UTC, by default) and write them to the store."""
     day = day or yesterday()
-    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
-    try:
-        rows = daily_aggregates(wh.con, day, min_play_ms=settings.min_play_ms)
-    finally:
-        wh.close()
+    with activity_connection(settings, day=day) as con:  # on BigQuery, only that day's rows
+        rows = daily_aggregates(con, day, min_play_ms=settings.min_play_ms)
     counts = {d: 0 for d in DIMENSIONS}
     with open_store(settings.serving) as store:
         metrics = [{k: v for k, v in r.items() if k not in ("dimension", "value")} for r in rows]

@@ -1,4 +1,4 @@
-"""Group membership on BigQuery, and what a group report reads from there.
+"""Group membership on BigQuery: the warehouse's copy of the groups, `meta_groups`.
 
 The state store owns groups and sessions; the warehouse keeps a copy, `meta.groups`, for the
 dbt mart `group_overlap` and for anyone who queries the warehouse (`analytics/members.py`). On
@@ -6,10 +6,8 @@ BigQuery it is the table `meta_groups` of the warehouse dataset, written like th
 metadata tables: one Parquet load job into a staging table and one MERGE that adds the members
 a group lacks and deletes those it no longer has, so a reader never sees a group half-written.
 
-A group report (`trackline analytics group`, the orchestrated flow, the dashboard's engine)
-computes in DuckDB (`analytics/group_listening.py`). On BigQuery, `member_rows` first copies
-the members' own rows of the listening tables (and their `meta_groups` rows) into an
-in-memory DuckDB: one query per table, filtered to those users in BigQuery.
+A group report computes in DuckDB (`analytics/group_listening.py`) over a copy of the
+members' rows (`warehouse/bigquery_copy.py`), their `meta_groups` rows included.
 """
 
 from __future__ import annotations
@@ -19,11 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from trackline.config import Settings
-from trackline.core.dialect import ident
 from trackline.warehouse.bigquery import meta_table
 from trackline.warehouse.bigquery_client import BigQuery
 from trackline.warehouse.bigquery_stage import merge_file
@@ -34,7 +30,6 @@ SCHEMA = [
     ("user_id", "STRING", "REQUIRED"),
     ("added_at", "TIMESTAMP", "NULLABLE"),
 ]
-ACTIVITY = ("listens", "listening_events")  # the tables `analytics.plays` reads
 
 
 def ensure_groups_table(bq: BigQuery) -> None:
@@ -99,33 +94,3 @@ def read_members(settings: Settings, group: str) -> list[str]:
     finally:
         bq.close()
     return [str(u) for u in found.column("user_id").to_pylist()]
-
-
-def member_rows(settings: Settings, users: Sequence[str]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding these users' rows of BigQuery's listening tables (as
-    `main.<table>`) and of `meta_groups` (as `meta.groups`): what a group report reads."""
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA meta")
-    wanted = {"users": sorted(set(users))}
-    bq = BigQuery(settings)
-    try:
-        have = set(bq.list_tables())
-        for name in (*ACTIVITY, GROUPS):
-            if name not in have:
-                continue
-            found = bq.query(
-                f"SELECT * FROM `{bq.target.table(name)}` WHERE user_id IN UNNEST(@users)",
-                wanted,
-            )
-            local = "meta.groups" if name == GROUPS else f"main.{ident(name)}"
-            con.register("member_rows", found)
-            try:
-                con.execute(f"CREATE TABLE {local} AS SELECT * FROM member_rows")
-            finally:
-                con.unregister("member_rows")
-    except BaseException:
-        con.close()
-        raise
-    finally:
-        bq.close()
-    return con

@@ -2,14 +2,15 @@
 
 The stream page reads the metrics each micro-batch records in its own transaction
 (`meta.stream_metrics`); sessions come from the state store; the group page runs the group
-analytics and the recommender (DuckDB warehouse), cached under the warehouse's version.
+analytics and the recommender (in DuckDB: on BigQuery over a copy of the plays), cached under
+the warehouse's version.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 
@@ -17,6 +18,9 @@ from trackline.errors import TracklineError
 from trackline.web.dashboard import charts, params
 from trackline.web.dashboard.pages_runs import Page
 from trackline.web.dashboard.source import Source
+
+if TYPE_CHECKING:
+    import duckdb
 
 BATCHES = 2_000  # the most recent batches the stream page reads
 SESSIONS = 100
@@ -169,7 +173,6 @@ def group(src: Source, q: QueryParams) -> Page:
     ctx.update(
         report=report,
         recs=recs,
-        recs_unavailable=src.settings.warehouse_kind == "bigquery",
         plays_chart=charts.bars(sorted(plays.items(), key=lambda kv: -kv[1]), "plays per member"),
         heatmap=charts.heatmap(
             members,
@@ -181,44 +184,31 @@ def group(src: Source, q: QueryParams) -> Page:
 
 
 def _analyse(src: Source, users: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The group report and recommendations, on the dashboard's own warehouse cursor (a
-    second opening of the file in this process would clash with the shared one)."""
-    from trackline.analytics.group_listening import group_report
-    from trackline.analytics.members import require_known
-    from trackline.recommend import base
-    from trackline.recommend.service import prepare
-
+    """The group report and recommendations. On DuckDB, on the dashboard's own warehouse
+    cursor (a second opening of the file in this process would clash with the shared one); on
+    BigQuery, on one in-memory copy of everyone's plays (recommendations need them all)."""
     if src.settings.warehouse_kind == "bigquery":
-        return _analyse_bigquery(src, users), []
+        from trackline.analytics.source import activity_connection
+
+        with activity_connection(src.settings, groups_of=users) as copied:
+            return _report_and_recs(src, copied, users)
     with src.warehouse() as r:
         con = getattr(r.wh, "con", None)
         if con is None:
             raise TracklineError("group analytics read the DuckDB warehouse")
-        require_known(src.settings, con, users)
-        report = group_report(con, users, top_n=10, min_play_ms=src.settings.min_play_ms)
-        prepare(con, min_play_ms=src.settings.min_play_ms)
-        recs = [x.as_dict() for x in base.get("knn").recommend(con, users, 10)]
-        names = r.rows(
-            "SELECT track_id, max(track_name) AS track_name, max(artist_name) AS artist_name "
-            "FROM plays_source WHERE list_contains($ids, track_id) GROUP BY track_id",
-            {"ids": [x["track_id"] for x in recs] or [""]},
-        )
-    found = {n["track_id"]: n for n in names}
-    for x in recs:
-        x.update({k: v for k, v in found.get(x["track_id"], {}).items() if k != "track_id"})
-    return report, recs
+        return _report_and_recs(src, con, users)
 
 
-def _analyse_bigquery(src: Source, users: list[str]) -> dict[str, Any]:
-    """On BigQuery, the members' rows copied into an in-memory DuckDB (as `trackline analytics
-    group` does); recommendations need everyone's plays and stay with the DuckDB warehouse."""
+def _report_and_recs(
+    src: Source, con: duckdb.DuckDBPyConnection, users: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from trackline.analytics.group_listening import group_report
     from trackline.analytics.members import require_known
-    from trackline.warehouse.bigquery_groups import member_rows
+    from trackline.recommend import base
+    from trackline.recommend.service import named, prepare
 
-    con = member_rows(src.settings, users)
-    try:
-        require_known(src.settings, con, users)
-        return group_report(con, users, top_n=10, min_play_ms=src.settings.min_play_ms)
-    finally:
-        con.close()
+    require_known(src.settings, con, users)
+    report = group_report(con, users, top_n=10, min_play_ms=src.settings.min_play_ms)
+    prepare(con, min_play_ms=src.settings.min_play_ms)
+    recs = named(con, base.get("knn").recommend(con, users, 10))
+    return report, [x.as_dict() for x in recs]
