@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,14 @@ from trackline.core import duck
 from trackline.engines.beam.engine import BeamEngine
 from trackline.engines.beam.options import RunnerOptions
 from trackline.engines.local import LocalEngine, RunResult
+from trackline.lake import Lake
 
 
-def settings(root: Path, engine: str) -> Settings:
-    return Settings.load(home=root / f"home-{engine}")
+def settings(root: Path, engine: str, lake: str | None = None) -> Settings:
+    """The engine's own home; its lake there, or at `lake` (a URI such as gs://...)."""
+    if lake is None:
+        return Settings.load(home=root / f"home-{engine}")
+    return Settings.load(home=root / f"home-{engine}", lake_uri=lake)
 
 
 def ingest(
@@ -31,14 +36,16 @@ def ingest(
     workers: int = 1,
     split_bytes: int = 32 << 20,
     mode: str | None = None,
+    lake: str | None = None,
 ) -> RunResult:
-    s = settings(root, engine)
+    s = settings(root, engine, lake)
     if engine == "local":
         return LocalEngine(s).ingest(paths, dataset, now=now, force=force)
     extra = (f"--direct_running_mode={mode}",) if mode else ()
     runner = RunnerOptions(num_workers=workers, extra=extra)
-    engine = BeamEngine(s, runner=runner, split_bytes=split_bytes)
-    return engine.ingest(paths, dataset, now=now, force=force)
+    beam = BeamEngine(s, runner=runner, split_bytes=split_bytes)
+    result: RunResult = beam.ingest(paths, dataset, now=now, force=force)
+    return result
 
 
 def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,7 +55,8 @@ def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def outcome(s: Settings, result: RunResult) -> dict[str, Any]:
     """Everything a run should agree on: counts, warehouse rows, curated rows and folders,
     rejected rows (lake and `meta.rejected`), the manifest's counts; every output it lists
-    exists (a writer that leaves its files in a temporary folder fails here)."""
+    exists (a writer that leaves its files in a temporary folder fails here). The lake may be
+    on any filesystem (a local folder, gs://); paths are compared relative to its root."""
     m = result.manifest
     table = m.dataset
     con = duck.connect(s.warehouse, read_only=True)
@@ -65,25 +73,30 @@ def outcome(s: Settings, result: RunResult) -> dict[str, Any]:
         ).fetchall()
     finally:
         con.close()
-    lake = Path(s.lake)
-    manifest = json.loads((lake / "manifests" / f"{m.run_id}.json").read_text())
+    lake = Lake(s.lake)
+    fs, root = lake.fs, lake.root.rstrip("/")
+    fs.invalidate_cache()  # an object store's listing cache predates the run's writes
+    manifest = json.loads(fs.cat_file(lake.path("manifests", f"{m.run_id}.json")))
     listed: list[str] = []
     for kind, outputs in manifest["outputs"].items():
         for out in outputs:
-            assert Path(out["path"]).exists(), f"{kind} output listed but missing: {out['path']}"
-            listed.append(str(Path(out["path"]).relative_to(lake)))
-    curated_files = [p for p in listed if p.startswith("curated/")]
+            path = _path(out["path"])
+            assert fs.exists(path), f"{kind} output listed but missing: {out['path']}"
+            listed.append(path.removeprefix(f"{root}/"))
+    curated_files = [f"{root}/{p}" for p in listed if p.startswith("curated/")]
     curated = (
-        ds.dataset([str(lake / p) for p in curated_files], format="parquet", partitioning="hive")
+        ds.dataset(curated_files, filesystem=fs, format="parquet", partitioning="hive")
         .to_table()
         .to_pylist()
         if curated_files
         else []
     )
-    folders = sorted({str(Path(p).parent) for p in curated_files})
-    rejected_files = [lake / p for p in listed if p.startswith("rejected/")]
-    rejected = [r for f in rejected_files for r in ds.dataset(str(f)).to_table().to_pylist()]
-    assert not list(lake.rglob("*.temp*")), "temporary files left in the lake"
+    folders = sorted({posixpath.dirname(p) for p in listed if p.startswith("curated/")})
+    rejected_files = [f"{root}/{p}" for p in listed if p.startswith("rejected/")]
+    rejected = [
+        r for f in rejected_files for r in ds.dataset(f, filesystem=fs).to_table().to_pylist()
+    ]
+    assert not [p for p in fs.find(root) if ".temp" in p], "temporary files left in the lake"
     return {
         "counts": manifest["counts"],
         "summary": result.summary()["counts"],
@@ -94,3 +107,8 @@ def outcome(s: Settings, result: RunResult) -> dict[str, Any]:
         "rejected_meta": meta,
         "listed_kinds": sorted({p.split("/", 1)[0] for p in listed}),
     }
+
+
+def _path(uri: str) -> str:
+    """A URI as a path of its filesystem (a local path as it is)."""
+    return uri.split("://", 1)[1] if "://" in uri else uri

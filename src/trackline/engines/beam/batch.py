@@ -31,6 +31,7 @@ import fsspec
 from trackline.contracts.spec import Contract
 from trackline.engines.beam.dofns import CheckBatch, FirstPerKey, ReadFile, WriteStaged
 from trackline.engines.beam.ranges import ranges
+from trackline.lake.store import storage_options
 from trackline.sources.base import InputFile
 
 beam: Any = apache_beam  # untyped: one Any, not an ignore per call
@@ -102,6 +103,7 @@ def build(p: Any, job: BatchJob) -> None:
 def write_listing(staged: list[tuple[str, str, int]], uri: str) -> None:
     """The staged files of committed bundles, for the engine to read (and check they exist)."""
     body = [{"kind": k, "uri": u, "rows": n} for k, u, n in sorted(staged)]
+    storage_options(uri)  # runs on a worker: gs:// as the driver opens it
     with fsspec.open(uri, "w", auto_mkdir=True) as fh:
         json.dump(body, fh)
 

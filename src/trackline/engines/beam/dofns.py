@@ -33,6 +33,7 @@ from trackline.contracts.spec import Contract
 from trackline.core import duck
 from trackline.core.dialect import ident
 from trackline.engines.beam.ranges import read_range
+from trackline.lake.store import storage_options
 from trackline.sources.files import read_batches
 
 beam: Any = apache_beam  # untyped: one Any, not an ignore per call
@@ -57,6 +58,7 @@ class ReadFile(beam.DoFn):  # type: ignore[misc]
 
     def process(self, item: Any) -> Iterator[tuple[int, pa.RecordBatch]]:
         index, f, start, end = item  # (int, InputFile, int, int | None)
+        storage_options(f.uri)  # a worker process reads gs:// as the driver does
         batches = (
             read_batches(f, self.batch_rows)
             if end is None
@@ -190,6 +192,9 @@ class WriteStaged(beam.DoFn):  # type: ignore[misc]
 
     def __init__(self, folder: str, kind: str) -> None:
         self.folder, self.kind = folder.rstrip("/"), kind
+
+    def setup(self) -> None:
+        storage_options(self.folder)  # a worker process writes gs:// as the driver does
 
     def process(self, table: pa.Table) -> Iterator[tuple[str, str, int]]:
         uri = f"{self.folder}/{self.kind}-{uuid.uuid4().hex}.parquet"
