@@ -113,8 +113,8 @@ class Appender:
         schema = writer_schema(table, pa.schema(parts[0].schema), stream.table_schema, self.target)
         rows = [fit(table, b, schema, self.target) for b in parts]
         sent = self._append(table, stream.name, schema, rows)
-        done = self._call(table, "finalize the write stream", self.client.finalize_write_stream,
-                          name=stream.name)  # fmt: skip
+        finalize = self.client.finalize_write_stream
+        done = self._call(table, "finalize the write stream", finalize, name=stream.name)
         if int(done.row_count) != sent:
             raise self._fail(table, f"the stream holds {done.row_count} rows, {sent} were sent")
         result = self._call(
@@ -134,8 +134,9 @@ class Appender:
         """Every batch on one AppendRows connection, each at its offset; the rows sent."""
         from google.cloud.bigquery_storage_v1 import types
 
-        requests, offset = [], 0
-        for i, t in enumerate(rows):
+        requests: list[Any] = []
+        offset = 0
+        for t in rows:
             # an append request is capped (10 MB): batches of a few MB each
             per = max(1, t.num_rows * REQUEST_BYTES // max(t.nbytes, 1))
             for batch in t.to_batches(max_chunksize=per):
@@ -144,7 +145,7 @@ class Appender:
                         serialized_record_batch=batch.serialize().to_pybytes()
                     )
                 )
-                if i == 0 and offset == 0:  # the schema travels once per connection
+                if not requests:  # the schema travels once per connection
                     data.writer_schema = types.ArrowSchema(
                         serialized_schema=schema.serialize().to_pybytes()
                     )
@@ -152,16 +153,18 @@ class Appender:
                     types.AppendRowsRequest(write_stream=name, offset=offset, arrow_rows=data)
                 )
                 offset += batch.num_rows
-        # the routing header the service needs on a streaming call (the client adds it only
-        # to unary ones)
+        # the routing header the service needs (the client sends an empty one on a streaming
+        # call; its own AppendRowsStream adds this one)
         metadata = (("x-goog-request-params", f"write_stream={name}"),)
+        # no retry of the connection: a half-sent one is not resumed; the caller tries again
+        # with a new stream (the Beam bundle's retry)
+        deadline = self.target.timeout + len(requests)
 
         def responses() -> list[Any]:
-            return list(
-                self.client.append_rows(
-                    iter(requests), timeout=self.target.timeout, metadata=metadata
-                )
+            calls = self.client.append_rows(
+                iter(requests), retry=None, timeout=deadline, metadata=metadata
             )
+            return list(calls)
 
         answers = self._call(table, "append rows", responses)
         if len(answers) != len(requests):
