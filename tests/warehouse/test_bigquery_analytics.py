@@ -12,10 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from tests.services import require
 from tests.warehouse.test_bigquery_cli import BigQueryCLI
 from trackline.analytics.members import set_members
-from trackline.analytics.plays import COLUMNS
+from trackline.analytics.plays import COLUMNS, activity_sql
 from trackline.config import Settings
 from trackline.engines.local import LocalEngine
 from trackline.generate.writers import write
@@ -153,5 +155,22 @@ def test_the_copy_holds_only_the_columns_and_the_day_asked_for(tmp_path: Path) -
     try:
         assert con.execute("SELECT count(*) FROM main.listens").fetchone() == want_users
         assert con.execute("SELECT * FROM meta.groups").fetchall() == [("club", users[0])]
+    finally:
+        con.close()
+
+
+def test_the_activity_sql_reads_no_column_the_copy_leaves_out() -> None:
+    """Tables holding only `plays.COLUMNS` are enough for the activity SQL (a column it starts
+    to read must be copied from BigQuery too)."""
+    types = {"played_at": "TIMESTAMPTZ", "timestamp": "TIMESTAMPTZ", "ms_played": "BIGINT",
+             "minutes_played": "DOUBLE", "skipped": "BOOLEAN"}  # fmt: skip
+    con = duckdb.connect()
+    try:
+        for table, columns in COLUMNS.items():
+            cols = ", ".join(f'"{c}" {types.get(c, "VARCHAR")}' for c in columns)
+            con.execute(f"CREATE TABLE main.{table} ({cols})")
+        con.execute("INSERT INTO listens (user_id, track_id, played_at) VALUES ('u', 't', now())")
+        sql = f"SELECT user_id, is_play FROM ({activity_sql(con, min_play_ms=30_000)})"
+        assert con.execute(sql).fetchall() == [("u", True)]
     finally:
         con.close()
