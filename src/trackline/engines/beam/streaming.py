@@ -163,7 +163,9 @@ class CheckWindow(beam.DoFn):  # type: ignore[misc]
                 dead.append((chunk[i], reasons, detail))
         for path in writer.errors(event, dead, stamp):
             yield "errors", path
-        if self.appender is not None:  # last: a bundle failing after its commit appends again
+        # last: a bundle failing before the commit leaves no row, one retried after it appends
+        # its rows again (at least once; docs/beam.md)
+        if self.appender is not None:
             contract = self.job.contracts[event]
             rows = [table_rows(contract, t, now, self.job.run_id) for t in valid]
             added = self.appender.append(contract.name, rows)
