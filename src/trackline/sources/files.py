@@ -82,6 +82,11 @@ def _expand_one(path: str) -> list[InputFile]:
                     found.update(fs.find(p, detail=True))
         else:
             found = {}
+    except FileNotFoundError:  # an object store's glob in a bucket that is not there
+        raise InputNotFoundError(
+            f"input {path!r}: its bucket or folder does not exist (or these credentials cannot "
+            "see it): check the path"
+        ) from None
     except OSError as exc:
         raise TracklineError(f"cannot list input {path!r}: {exc}") from exc
     if not found:

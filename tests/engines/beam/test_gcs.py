@@ -153,6 +153,15 @@ def test_worker_processes_reach_the_bucket(
 
 def cli(tmp_path: Path, home: str, env: dict[str, str], *args: str) -> dict[str, object]:
     """`trackline ARGS --json` in a process of its own; its JSON output (exit 0 asserted)."""
+    done = run(tmp_path, home, env, *args)
+    assert done.returncode == 0, done.stderr
+    out: dict[str, object] = json.loads(done.stdout)
+    return out
+
+
+def run(
+    tmp_path: Path, home: str, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
     done = subprocess.run(
         [sys.executable, "-m", "trackline", *args, "--json"],
@@ -163,10 +172,8 @@ def cli(tmp_path: Path, home: str, env: dict[str, str], *args: str) -> dict[str,
         timeout=300,
         stdin=subprocess.DEVNULL,
     )
-    assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    out: dict[str, object] = json.loads(done.stdout)
-    return out
+    return done
 
 
 def test_cli_ingest_a_gcs_glob_with_beam(gcs: Bucket, tmp_path: Path) -> None:
@@ -189,3 +196,23 @@ def test_cli_ingest_a_gcs_glob_with_beam(gcs: Bucket, tmp_path: Path) -> None:
     assert isinstance(paths, dict)
     assert paths["manifest"] == f"{gcs.uri('lake')}/manifests/{beam['run_id']}.json"
     assert_bucket_clean(gcs)
+    again = cli(
+        tmp_path, "home-beam", {**gcs.env, "TRACKLINE_LAKE_URI": gcs.uri("lake")},
+        "ingest", glob, "-d", "listens", "--engine", "beam",
+    )  # fmt: skip
+    assert again["skipped"] is True and again["run_id"] == beam["run_id"]
+
+
+@pytest.mark.parametrize("where", ["missing-bucket", "empty-glob"])
+def test_cli_inputs_not_there_one_clear_line(gcs: Bucket, tmp_path: Path, where: str) -> None:
+    glob = (
+        f"gs://{gcs.name}-none/events/*.ndjson"
+        if where == "missing-bucket"
+        else f"gs://{gcs.name}/events/*.ndjson"
+    )
+    env = {**gcs.env, "TRACKLINE_LAKE_URI": gcs.uri("lake")}
+    done = run(tmp_path, "home", env, "ingest", glob, "-d", "listens", "--engine", "beam")
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert glob in error and "check the" in error
+    assert len(done.stderr.strip().splitlines()) == 1
