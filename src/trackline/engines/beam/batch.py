@@ -21,7 +21,7 @@ rejected rows, manifest and reports.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,7 @@ class BatchJob:
     buckets: int = 16  # key buckets: the dedup's unit of work
     split_bytes: int = 32 << 20  # a plain NDJSON file is read in ranges of about this size
     threads: int | None = 1  # DuckDB threads per DoFn instance
+    newlines: dict[str, dict[int, int]] = field(default_factory=dict)  # uri -> CutLines.before
 
     @property
     def listing(self) -> str:
@@ -61,11 +62,11 @@ class BatchJob:
 def build(p: Any, job: BatchJob) -> None:
     """Add the batch job's steps to pipeline `p` (constructed here, run by the caller)."""
     inputs = [
-        (i, f, start, end)
+        (i, f, start, end, job.newlines.get(f.uri, {}).get(start))
         for i, f in enumerate(job.files)
         for start, end in ranges(f, job.split_bytes)
     ]
-    spread = any(end is None and f.size > job.split_bytes for _, f, _, end in inputs)
+    spread = any(end is None and f.size > job.split_bytes for _, f, _, end, _ in inputs)
     read = (
         p
         | "Inputs" >> beam.Create(inputs)  # reshuffled: the ranges spread over the workers

@@ -49,20 +49,20 @@ def counter(name: str) -> Any:
 
 
 class ReadFile(beam.DoFn):  # type: ignore[misc]
-    """(index, InputFile, start, end) -> (index, batch) for each batch of the file, or of its
-    byte range (`ranges.py`) when `end` is given."""
+    """(index, InputFile, start, end, newlines) -> (index, batch) for each batch of the file,
+    or of its byte range (`ranges.py`) when `end` is given (`newlines`: before it, if known)."""
 
     def __init__(self, batch_rows: int) -> None:
         self.batch_rows = batch_rows
         self.rows = counter("input")
 
     def process(self, item: Any) -> Iterator[tuple[int, pa.RecordBatch]]:
-        index, f, start, end = item  # (int, InputFile, int, int | None)
+        index, f, start, end, newlines = item  # (int, InputFile, int, int | None, int | None)
         storage_options(f.uri)  # a worker process reads gs:// as the driver does
         batches = (
             read_batches(f, self.batch_rows)
             if end is None
-            else read_range(f, start, end, self.batch_rows)
+            else read_range(f, start, end, self.batch_rows, newlines)
         )
         for batch in batches:
             if batch.num_rows:

@@ -26,6 +26,7 @@ from trackline.contracts.spec import Contract
 from trackline.core.dialect import ident
 from trackline.core.progress import NullReporter, Reporter
 from trackline.engines.beam.options import RunnerOptions, require_beam
+from trackline.engines.beam.ranges import CutLines, ranges
 from trackline.engines.sinks.curated import CuratedSink
 from trackline.engines.sinks.rejected import RejectedRows, into_meta
 from trackline.engines.sinks.warehouse import RunWarehouse, open_run_warehouse
@@ -63,6 +64,7 @@ class BeamEngine:
         self.runner = runner or RunnerOptions()
         self.lake = Lake(settings.lake)
         self.metrics: dict[str, int] = {}  # the last pipeline's counters
+        self._newlines: dict[str, dict[int, int]] = {}  # the plan's `CutLines.before` by input
 
     def ingest(
         self,
@@ -80,8 +82,16 @@ class BeamEngine:
         s.ensure_home()
         wh = open_run_warehouse(s)
         try:
-            with _timed(timings, "hash"):
-                hashed = plan.hash_inputs(files, scan_lines=False, threads=s.duckdb_threads)
+            split = {f.uri: ranges(f, self.split_bytes) for f in files}
+            cuts = {u: CutLines([a for a, _ in r]) for u, r in split.items() if len(r) > 1}
+            with _timed(timings, "hash"):  # the same pass counts the newlines before each cut
+                hashed = plan.hash_inputs(
+                    files,
+                    scan_lines=False,
+                    threads=s.duckdb_threads,
+                    copy_to=lambda f: cuts.get(f.uri),
+                )
+            self._newlines = {uri: c.before for uri, c in cuts.items()}
             manifest = plan.new_manifest(s, contract, files, hashed, started, force=force)
             previous = wh.previous(manifest.run_id)
             if previous is not None:
@@ -203,6 +213,7 @@ class BeamEngine:
             batch_rows=s.batch_rows,
             threads=None if self.runner.direct and self.runner.workers == 1 else 1,
             split_bytes=self.split_bytes,
+            newlines=self._newlines,
         )
         p = beam.Pipeline(options=self.runner.pipeline_options())
         batch.build(p, job)

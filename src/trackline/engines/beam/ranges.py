@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,6 +27,7 @@ from trackline.sources.readers.rows import regroup
 from trackline.sources.readers.stream import BLOCK_BYTES
 
 SCAN_BYTES = 8 << 20  # read size while looking for line ends and counting newlines
+_NL = ord("\n")
 Range = tuple[int, int | None]  # [start, end) in bytes; (0, None) is the whole file
 
 
@@ -35,6 +37,29 @@ def ranges(f: InputFile, split_bytes: int) -> list[Range]:
         return [(0, None)]
     cuts = list(range(0, f.size, split_bytes))
     return [(a, b) for a, b in zip(cuts, [*cuts[1:], f.size], strict=True)]
+
+
+class CutLines:
+    """Fed every byte of one file in order (the hash pass's `copy_to`): for each cut, the
+    newlines before the byte just ahead of it, where a range's search for its first line
+    starts (`before[cut]`)."""
+
+    def __init__(self, cuts: list[int]) -> None:
+        self._marks = sorted(c for c in cuts if c > 0)
+        self.before: dict[int, int] = {}
+        self._pos = self._newlines = self._next = 0
+
+    def write(self, chunk: Any) -> int:
+        arr = np.frombuffer(chunk, np.uint8)  # a view: the caller reuses its buffer after
+        end = self._pos + len(arr)
+        while self._next < len(self._marks) and self._marks[self._next] - 1 < end:
+            cut = self._marks[self._next]
+            ahead = arr[: cut - 1 - self._pos]
+            self.before[cut] = self._newlines + int(np.count_nonzero(ahead == _NL))
+            self._next += 1
+        self._newlines += int(np.count_nonzero(arr == _NL))
+        self._pos = end
+        return len(arr)
 
 
 class RangeStream:
@@ -84,8 +109,11 @@ def _newlines_before(fh: Any, at: int) -> int:
     return count
 
 
-def read_range(f: InputFile, start: int, end: int, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The rows of the lines that begin in [start, end), numbered as in the whole file."""
+def read_range(
+    f: InputFile, start: int, end: int, batch_rows: int, newlines: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The rows of the lines that begin in [start, end), numbered as in the whole file;
+    `newlines`: the file's newlines before byte start-1 (`CutLines`), else counted here."""
     fs, path = fsspec.core.url_to_fs(f.uri)
     with fs.open(path, "rb") as fh:
         size = f.size
@@ -93,7 +121,10 @@ def read_range(f: InputFile, start: int, end: int, batch_rows: int) -> Iterator[
         stop = _line_start(fh, end, size) if end < size else size
         if begin >= stop:
             return
-        before = _newlines_before(fh, begin)
+        if newlines is None:
+            before = _newlines_before(fh, begin)
+        else:  # the range begins just past the first newline at or after byte start-1
+            before = newlines + 1 if begin > 0 else 0
     stream = RangeStream(f, fs.open(path, "rb"), begin, stop)
     reader: Any = ndjson.read  # typed for ByteStream; RangeStream has what it reads
     schema, blocks = reader(stream, batch_rows=batch_rows, block_bytes=BLOCK_BYTES)

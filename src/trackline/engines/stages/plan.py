@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import fsspec
@@ -45,15 +46,23 @@ def resolve(paths: Sequence[str]) -> list[InputFile]:
     return files
 
 
-def hash_inputs(files: list[InputFile], *, scan_lines: bool, threads: int | None) -> Hashed:
+def hash_inputs(
+    files: list[InputFile],
+    *,
+    scan_lines: bool,
+    threads: int | None,
+    copy_to: Callable[[InputFile], Any] | None = None,
+) -> Hashed:
     """Every input's hash and size, several files at once (hashing releases the GIL); with
-    `scan_lines`, what the same pass saw of the lines of each file that may read fast."""
+    `scan_lines`, what the same pass saw of the lines of each file that may read fast; else
+    each file's bytes also go to what `copy_to` gives for it (a writer, or None)."""
 
     def one(f: InputFile) -> tuple[str, int, LineScan | None]:
         scan = LineScan() if scan_lines and eligible(f) else None
+        sink = scan if scan is not None or copy_to is None else copy_to(f)
         fs, path = fsspec.core.url_to_fs(f.uri)
         with fs.open(path, "rb") as fh:
-            digest, size = sha256_stream(fh, copy_to=scan)
+            digest, size = sha256_stream(fh, copy_to=sink)
         return digest, size, scan
 
     if len(files) < 2:
