@@ -96,9 +96,9 @@ def run_demo(
 
 
 def top_listeners(settings: Settings, n: int = 3) -> list[str]:
-    from trackline.warehouse.duckdb import DuckDBWarehouse
+    from trackline.warehouse.base import open_warehouse
 
-    wh = DuckDBWarehouse(settings.warehouse, settings, read_only=True)
+    wh = open_warehouse(settings, read_only=True)  # DuckDB's file, or BigQuery's dataset
     try:
         rows = wh.query(
             "SELECT user_id FROM listening_events GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT $n",
