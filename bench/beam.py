@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def trackline(
     engine: str, data: Path, work: Path, env: dict[str, str], workers: int
 ) -> dict[str, Any]:
     home = work / f"home-{engine}"
+    shutil.rmtree(home, ignore_errors=True)  # a kept --work would make the run "already done"
     argv = [sys.executable, "-m", "trackline", "--home", str(home), "ingest", str(data)]
     argv += ["-d", "bench_events", "--json"]
     if engine == "beam":

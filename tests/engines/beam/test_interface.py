@@ -87,12 +87,16 @@ def test_unusable_engine_calls_exit_2_in_one_line(tmp_path: Path, args: list[str
 def test_runner_options_name_the_offline_direct_modes_and_pass_the_rest() -> None:
     one = RunnerOptions().args()
     assert "--direct_running_mode=in_memory" in one and "--direct_num_workers=1" in one
-    two = RunnerOptions(num_workers=2).args()
-    assert "--direct_running_mode=multi_threading" in two and "--direct_num_workers=2" in two
-    mine = RunnerOptions(num_workers=2, extra=("--direct_running_mode=multi_processing",)).args()
-    assert [a for a in mine if a.startswith("--direct_running_mode")] == [
+    two = RunnerOptions(num_workers=2)  # threads: the runner object brings the workers
+    assert (
+        "--direct_running_mode=in_memory" in two.args() and "--direct_num_workers=2" in two.args()
+    )
+    assert two.threads and two.batch_runner() is not None and RunnerOptions().batch_runner() is None
+    mine = RunnerOptions(num_workers=2, extra=("--direct_running_mode=multi_processing",))
+    assert [a for a in mine.args() if a.startswith("--direct_running_mode")] == [
         "--direct_running_mode=multi_processing"
     ]
+    assert mine.batch_runner() is None  # the mode asked for, as Beam makes it
     flow = RunnerOptions(
         runner="DataflowRunner",
         project="p",

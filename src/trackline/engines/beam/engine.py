@@ -215,7 +215,7 @@ class BeamEngine:
             split_bytes=self.split_bytes,
             newlines=self._newlines,
         )
-        p = beam.Pipeline(options=self.runner.pipeline_options())
+        p = beam.Pipeline(runner=self.runner.batch_runner(), options=self.runner.pipeline_options())
         batch.build(p, job)
         result: Any = p.run()
         state = result.wait_until_finish()

@@ -92,11 +92,17 @@ def load_valid(
         con.register("first_rows", _reader(staged.first, fs).read_all())
         con.register("staged_rows", _reader(staged.valid, fs))
         try:
-            con.execute(
+            joined = con.execute(
                 f"INSERT INTO _staged SELECT {', '.join('v.' + ident(c) for c in cols)}, "
                 f"f.{COPIES} FROM staged_rows v JOIN first_rows f "
                 f"ON v.{FILE_INDEX} = f.{FILE_INDEX} AND v._source_line = f._source_line"
-            )
+            ).fetchone()
+            found, listed = int(joined[0]) if joined else 0, staged.rows.get("first", 0)
+            if found != listed:  # each first row is one staged valid row: a read went wrong
+                raise StagingError(
+                    f"the pipeline staged {listed} first rows but {found} were read back: "
+                    "nothing loaded, run again"
+                )
         finally:
             con.unregister("staged_rows")
             con.unregister("first_rows")
