@@ -138,9 +138,9 @@ def test_malformed_records_repeats_and_known_keys_same_result(tmp_path: Path) ->
     assert counts2["duplicates_in_warehouse"] == counts["valid"] + counts["duplicates_in_input"]
 
 
-@pytest.mark.parametrize("mode", ["multi_threading", "multi_processing"])
-def test_two_workers_same_result(tmp_path: Path, mode: str) -> None:
-    """Two workers as threads (the default for more than one) and as processes."""
+@pytest.mark.parametrize("mode", [None, "multi_processing"], ids=["threads", "processes"])
+def test_two_workers_same_result(tmp_path: Path, mode: str | None) -> None:
+    """Two workers as threads (trackline's default for more than one) and as processes."""
     paths = [
         str(write("listens", 1500, tmp_path / "l.ndjson", invalid_share=0.2, seed=7, now=NOW).path),
         str(write("listens", 500, tmp_path / "l2.csv.gz", invalid_share=0.2, seed=8, now=NOW).path),
