@@ -6,7 +6,6 @@ local DuckDB file of the BigQuery home is never written, so its answers can only
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import duckdb
 
 from tests.services import require
+from tests.warehouse.bigquery_emulator import bigquery_settings
 from tests.warehouse.test_bigquery_cli import BigQueryCLI
 from trackline.analytics.members import set_members
 from trackline.analytics.plays import COLUMNS, activity_sql
@@ -48,12 +48,7 @@ def _ranked(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _loaded(tmp_path: Path) -> tuple[Settings, Settings, Path, Path]:
     """A BigQuery home and a DuckDB home holding the same listens and listening events."""
-    bq = Settings.load(
-        home=tmp_path / "bq",
-        warehouse_uri=f"bigquery://trackline-test/a_{uuid.uuid4().hex[:12]}",
-        bigquery_endpoint=require("bigquery"),
-        http_timeout_seconds=20,
-    )
+    bq = bigquery_settings(tmp_path / "bq", "a")
     local = Settings.load(home=tmp_path / "local")
     listens, events = _listening(tmp_path)
     for settings in (bq, local):

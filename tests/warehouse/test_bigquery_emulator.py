@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import require
+from tests.warehouse.bigquery_emulator import bigquery_settings
 from trackline.bus.base import open_bus
 from trackline.config import Settings
 from trackline.contracts.loader import ContractRegistry
@@ -32,15 +32,8 @@ PROJECT = "trackline-test"
 
 @pytest.fixture
 def bq_settings(tmp_path: Path) -> Iterator[Settings]:
-    endpoint = require("bigquery")
-    dataset = f"t_{uuid.uuid4().hex[:12]}"
-    yield Settings.load(
-        home=tmp_path / "home",
-        warehouse_uri=f"bigquery://{PROJECT}/{dataset}",
-        bigquery_endpoint=endpoint,
-        http_timeout_seconds=20,
-        batch_rows=100,  # many batches per input: a per-batch upload would show in the calls
-    )
+    # many batches per input: a per-batch upload would show in the calls
+    yield bigquery_settings(tmp_path / "home", "t", batch_rows=100)
 
 
 def rows(settings: Settings, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.services import require
+from tests.warehouse.bigquery_emulator import bigquery_settings
 from trackline.analytics.group_listening import analyse_group
 from trackline.analytics.members import members, set_members, sync
 from trackline.config import Settings
@@ -23,13 +22,7 @@ from trackline.warehouse.base import open_warehouse
 
 @pytest.fixture
 def bq_settings(tmp_path: Path) -> Iterator[Settings]:
-    endpoint = require("bigquery")
-    yield Settings.load(
-        home=tmp_path / "home",
-        warehouse_uri=f"bigquery://trackline-test/g_{uuid.uuid4().hex[:12]}",
-        bigquery_endpoint=endpoint,
-        http_timeout_seconds=20,
-    )
+    yield bigquery_settings(tmp_path / "home", "g")
 
 
 def _add_users(settings: Settings, groups: dict[str, list[str]]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tests.services import require
+from tests.warehouse.bigquery_emulator import bigquery_settings
 from trackline.config import Settings
 from trackline.warehouse import bigquery_write
 from trackline.warehouse.bigquery_client import BigQuery
@@ -35,15 +34,7 @@ SCHEMA = [
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    endpoint = require("bigquery")
-    storage = require("bigquery_storage")
-    yield Settings.load(
-        home=tmp_path / "home",
-        warehouse_uri=f"bigquery://{PROJECT}/w_{uuid.uuid4().hex[:12]}",
-        bigquery_endpoint=endpoint,
-        bigquery_storage_endpoint=storage,
-        http_timeout_seconds=20,
-    )
+    yield bigquery_settings(tmp_path / "home", "w", storage=True)
 
 
 @pytest.fixture

@@ -5,44 +5,24 @@ through Beam's own Pub/Sub reader (anonymous credentials, the emulator's endpoin
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.services import require
+from tests.engines.beam.pubsub_feed import Feed, published
 from trackline.config import Settings
 from trackline.engines.beam.options import RunnerOptions
 from trackline.engines.beam.run_stream import run_stream
 
-PROJECT = "trackline-test"
-
 
 def test_pubsub_to_lake_through_beam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", require("pubsub"))
-    from google.cloud import pubsub_v1
+    with published(monkeypatch, "beam") as feed:
+        _to_lake(tmp_path, feed)
 
-    name = f"beam-{uuid.uuid4().hex[:10]}"
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(PROJECT, name)
-    sub = subscriber.subscription_path(PROJECT, name)
-    publisher.create_topic(name=topic, timeout=60)
-    subscriber.create_subscription(name=sub, topic=topic, timeout=60)
-    now = datetime.now(UTC).replace(microsecond=0).isoformat()
-    events = [
-        ({"event_id": f"e{i}", "user_id": "u", "event_type": "play", "song_id": "s",
-          "timestamp": now}, "listening_events")
-        for i in range(4)
-    ] + [
-        ({"event_id": "bad", "user_id": "u", "event_type": "dance", "song_id": "s",
-          "timestamp": now}, "listening_events"),
-        ({"order_id": "o1"}, "nonsense"),
-    ]  # fmt: skip
-    for body, event in events:
-        publisher.publish(topic, json.dumps(body).encode(), event_type=event).result(timeout=60)
+
+def _to_lake(tmp_path: Path, feed: Feed) -> None:
+    events, sub = feed.events, feed.subscription
     settings = Settings.load(home=tmp_path / "home")
     lake = Path(settings.lake)
 
@@ -85,5 +65,3 @@ def test_pubsub_to_lake_through_beam(tmp_path: Path, monkeypatch: pytest.MonkeyP
         for r in pq.read_table(f).to_pylist()
     ]  # fmt: skip
     assert {r["event_id"] for r in rows} == {"e0", "e1", "e2", "e3"}
-    subscriber.delete_subscription(subscription=sub, timeout=60)
-    publisher.delete_topic(topic=topic, timeout=60)

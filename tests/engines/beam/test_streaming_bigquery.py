@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_stream
 
 from tests.engines.beam.test_streaming import MINUTE, listen, message
-from tests.services import require
+from tests.warehouse.bigquery_emulator import bigquery_settings
 from trackline.config import Settings
 from trackline.contracts.loader import builtin_contracts
 from trackline.engines.beam.stream_warehouse import derived_types, prepare
@@ -50,15 +50,7 @@ def order(i: int, at: Any, **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    endpoint = require("bigquery")
-    storage = require("bigquery_storage")
-    return Settings.load(
-        home=tmp_path / "home",
-        warehouse_uri=f"bigquery://{PROJECT}/s_{uuid.uuid4().hex[:12]}",
-        bigquery_endpoint=endpoint,
-        bigquery_storage_endpoint=storage,
-        http_timeout_seconds=20,
-    )
+    return bigquery_settings(tmp_path / "home", "s", storage=True)
 
 
 CAPTURED: dict[str, list[tuple[str, str]]] = {}  # per test: what the pipeline yielded
