@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 
 from tests.services import require
+from trackline.config import Settings
+from trackline.engines.beam.options import RunnerOptions
+from trackline.engines.beam.run_stream import run_stream
 
 PROJECT = "trackline-test"
 
@@ -60,3 +63,17 @@ def published(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[Feed]:
     finally:
         subscriber.delete_subscription(subscription=sub, timeout=60)
         publisher.delete_topic(topic=topic, timeout=60)
+
+
+def stream_until(settings: Settings, subscription: str, landed: Callable[[], bool]) -> Any:
+    """The Beam stream on the DirectRunner, stopped once `landed` says so or after 180 s; its
+    summary. Windows of 5 s instead of a minute: a window is written once the watermark
+    passes its end, so the test need not wait a minute for one."""
+    return run_stream(
+        settings,
+        RunnerOptions(),
+        subscription=subscription,
+        seconds=180,
+        window_seconds=5,
+        stop_when=landed,
+    )

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines.beam.pubsub_feed import published
+from tests.engines.beam.pubsub_feed import published, stream_until
 from tests.warehouse.bigquery_emulator import bigquery_settings
 from trackline.config import Settings
-from trackline.engines.beam.options import RunnerOptions
-from trackline.engines.beam.run_stream import run_stream
 from trackline.warehouse.bigquery_client import BigQuery
 
 
@@ -36,15 +34,7 @@ def _to_bigquery(settings: Settings, sub: str) -> None:
         return int(bq.query(f"SELECT COUNT(*) AS n FROM `{table}`").column("n")[0].as_py()) >= 4
 
     try:
-        # 5 s windows instead of a minute; stopped once everything landed, or after 180 s
-        summary = run_stream(
-            settings,
-            RunnerOptions(),
-            subscription=sub,
-            seconds=180,
-            window_seconds=5,
-            stop_when=landed,
-        )
+        summary = stream_until(settings, sub, landed)
         rows = bq.query(f"SELECT event_id, run_id, ingestion_time FROM `{table}`").to_pylist()
     finally:
         bq.close()

@@ -10,10 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.engines.beam.pubsub_feed import Feed, published
+from tests.engines.beam.pubsub_feed import Feed, published, stream_until
 from trackline.config import Settings
-from trackline.engines.beam.options import RunnerOptions
-from trackline.engines.beam.run_stream import run_stream
 
 
 def test_pubsub_to_lake_through_beam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,17 +38,7 @@ def _to_lake(tmp_path: Path, feed: Feed) -> None:
         errors = list((lake / "raw" / "errors").rglob("*.ndjson"))
         return len(raw_lines()) >= len(events) and len(errors) >= 2 and bool(tables)
 
-    # The pipeline runs until cancelled: it is stopped once everything landed, or after a
-    # bounded time (a window is written once the watermark passes its end: 5 s windows here
-    # instead of a minute, so the test need not wait for one)
-    summary = run_stream(
-        settings,
-        RunnerOptions(),
-        subscription=sub,
-        seconds=180,
-        window_seconds=5,
-        stop_when=landed,
-    )
+    summary = stream_until(settings, sub, landed)  # stopped once everything landed
     assert summary.get("source") == sub
     # every message as received (a message redelivered after a cancel may appear twice: the
     # lake is at least once)
