@@ -49,3 +49,22 @@ def test_a_staged_file_missing_from_the_listing_fails_the_run_with_nothing_loade
         wh.close()
     assert loaded == 0
     assert runs == ["failed"]
+
+
+def test_every_listed_file_must_be_there(tmp_path: Path) -> None:
+    import fsspec
+
+    folder = tmp_path / "_staging" / "run-1"
+    folder.mkdir(parents=True)
+    (folder / "valid-a.parquet").write_bytes(b"x")
+    (folder / "first-a.parquet").write_bytes(b"x")
+    listing = [
+        {"kind": "valid", "uri": f"file://{folder}/valid-a.parquet", "rows": 3},
+        {"kind": "first", "uri": f"file://{folder}/first-a.parquet", "rows": 2},
+    ]
+    fs = fsspec.filesystem("file")
+    found = staged.Staged.of(listing, fs)
+    assert found.rows == {"valid": 3, "first": 2} and len(found.valid) == 1
+    gone = [*listing, {"kind": "rejected", "uri": f"file://{folder}/rejected-b.parquet", "rows": 1}]
+    with pytest.raises(staged.StagingError, match=r"rejected-b\.parquet but it is not there"):
+        staged.Staged.of(gone, fs)
