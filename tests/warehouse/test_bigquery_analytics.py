@@ -14,8 +14,7 @@ from typing import Any
 import duckdb
 
 from tests.services import require
-from tests.warehouse.bigquery_emulator import bigquery_settings
-from tests.warehouse.test_bigquery_cli import BigQueryCLI
+from tests.warehouse.bigquery_emulator import BigQueryCLI, bigquery_settings
 from trackline.analytics.members import set_members
 from trackline.analytics.plays import COLUMNS, activity_sql
 from trackline.config import Settings

@@ -4,43 +4,11 @@ ingest, ingest again, force it, then query, runs and report read what BigQuery h
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
-from typing import Any
 
 from tests.services import require
+from tests.warehouse.bigquery_emulator import BigQueryCLI
 from trackline.generate.writers import write
-
-
-class BigQueryCLI:
-    """`trackline` in a subprocess, with a home of its own and a fresh BigQuery dataset on the
-    emulator (nothing of the caller's TRACKLINE_* settings leaks in)."""
-
-    def __init__(self, tmp_path: Path, endpoint: str) -> None:
-        self.cwd = tmp_path
-        self.uri = f"bigquery://trackline-test/cli_{uuid.uuid4().hex[:12]}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
-        self.env |= {
-            "TRACKLINE_HOME": str(tmp_path / "home"),
-            "TRACKLINE_WAREHOUSE_URI": self.uri,
-            "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
-        }
-
-    def __call__(self, *args: str, code: int = 0) -> Any:
-        proc = subprocess.run(
-            [sys.executable, "-m", "trackline", *args],
-            cwd=self.cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == code, proc.stderr[-2000:]
-        return json.loads(proc.stdout) if "--json" in args and proc.stdout.strip() else proc
 
 
 def test_ingest_rerun_query_runs_report_on_bigquery(tmp_path: Path) -> None:

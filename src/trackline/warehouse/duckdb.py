@@ -184,10 +184,7 @@ class DuckDBWarehouse:
 
     # Queries -----------------------------------------------------------------------------
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        try:
-            return duck.table(self.con, sql, params)
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+        return query(self.con, sql, params)
 
     def read_only_query(self, sql: str) -> pa.Table:
         """Run user SQL that may only read (one statement; SELECT, EXPLAIN, PRAGMA...).
@@ -264,3 +261,13 @@ def _plain_columns(contract: Contract) -> set[str]:
     them for it was a third of the whole load (docs/performance.md).
     """
     return set(contract.unique_text_key)
+
+
+def query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> pa.Table:
+    """A query's rows as Arrow; a failure is a `QueryError` with DuckDB's first line."""
+    try:
+        return duck.table(con, sql, params)
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None

@@ -3,52 +3,36 @@ warehouse protocol (DuckDB-dialect SQL translated by the BigQuery warehouse)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 from tests.services import require
+from tests.warehouse.bigquery_emulator import BigQueryCLI
 from trackline.generate.writers import write
 
 
 def test_pages_read_a_bigquery_warehouse(tmp_path: Path) -> None:
-    endpoint = require("bigquery")
-    uri = f"bigquery://trackline-test/dash_{uuid.uuid4().hex[:12]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
-    env |= {
-        "TRACKLINE_HOME": str(tmp_path / "home"),
-        "TRACKLINE_WAREHOUSE_URI": uri,
-        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
-    }
+    run = BigQueryCLI(tmp_path, require("bigquery"))
     data = tmp_path / "orders.ndjson"
     write("orders", 200, data, invalid_share=0.1, seed=7)
-    done = subprocess.run(
-        [sys.executable, "-m", "trackline", "-q", "ingest", str(data), "-d", "orders"],
-        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    run("-q", "ingest", str(data), "-d", "orders")
 
     from starlette.testclient import TestClient
 
-    from trackline.config import Settings
     from trackline.web.dashboard.app import create_app
 
-    settings = Settings.load(home=tmp_path / "home", warehouse_uri=uri, bigquery_endpoint=endpoint)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(run.settings()))
     runs = client.get("/runs")
     assert runs.status_code == 200
-    (run,) = re.findall(r'href="/runs/([^"]+)"', runs.text)[:1]
-    paths = ["/", f"/runs/{run}", f"/quality?run={run}", f"/bias?run={run}",
-             f"/rejected?run={run}", "/drift", "/stream", "/sessions"]  # fmt: skip
+    (run_id,) = re.findall(r'href="/runs/([^"]+)"', runs.text)[:1]
+    paths = ["/", f"/runs/{run_id}", f"/quality?run={run_id}", f"/bias?run={run_id}",
+             f"/rejected?run={run_id}", "/drift", "/stream", "/sessions"]  # fmt: skip
     for path in paths:
         r = client.get(path)
         assert r.status_code == 200, (path, r.text[-500:])
-    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get(f"/runs/{run}").text))
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get(f"/runs/{run_id}").text))
     assert re.search(r"200 in = \d+ valid \+ \d+ rejected \+ \d+ duplicates ✓", page)
-    rows = client.get(f"/rejected.csv?run={run}").text.strip().splitlines()
+    rows = client.get(f"/rejected.csv?run={run_id}").text.strip().splitlines()
     assert len(rows) > 1 and rows[0].startswith("run_id,dataset,record")
     assert client.get("/runs/rnosuch").status_code == 404
 
@@ -59,21 +43,10 @@ def test_group_page_reads_the_members_plays_from_bigquery(tmp_path: Path) -> Non
     import json
     import time
 
-    endpoint = require("bigquery")
-    uri = f"bigquery://trackline-test/dash_{uuid.uuid4().hex[:12]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLINE_")}
-    env |= {
-        "TRACKLINE_HOME": str(tmp_path / "home"),
-        "TRACKLINE_WAREHOUSE_URI": uri,
-        "TRACKLINE_BIGQUERY_ENDPOINT": endpoint,
-    }
+    cli = BigQueryCLI(tmp_path, require("bigquery"))
 
     def run(*args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "trackline", "-q", *args],
-            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+        cli("-q", *args)
 
     data = tmp_path / "listens.ndjson"
     write("listens", 300, data, seed=21)
@@ -85,11 +58,9 @@ def test_group_page_reads_the_members_plays_from_bigquery(tmp_path: Path) -> Non
 
     from starlette.testclient import TestClient
 
-    from trackline.config import Settings
     from trackline.web.dashboard.app import create_app
 
-    settings = Settings.load(home=tmp_path / "home", warehouse_uri=uri, bigquery_endpoint=endpoint)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(cli.settings()))
     deadline = time.monotonic() + 120
     while 'id="computing"' in (page := client.get("/group?group=club").text):
         assert time.monotonic() < deadline, "the group report was never ready"

@@ -20,15 +20,14 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import duckdb
 import pyarrow as pa
 
 from trackline.config import Settings
-from trackline.core import duck
 from trackline.core.dialect import ident
 from trackline.errors import QueryError, TracklineError
 from trackline.state.base import StateStore
 from trackline.warehouse.base import Warehouse, open_warehouse
+from trackline.warehouse.duckdb import query as duckdb_query
 from trackline.warehouse.duckdb import wanted_since
 
 log = logging.getLogger(__name__)
@@ -110,10 +109,7 @@ class _Cursor:
         self.con = wh.con.cursor()  # type: ignore[attr-defined]
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        try:
-            return duck.table(self.con, sql, params)
-        except duckdb.Error as exc:
-            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+        return duckdb_query(self.con, sql, params)
 
     def read_only_query(self, sql: str) -> pa.Table:
         raise QueryError("the dashboard runs no SQL from a request")
